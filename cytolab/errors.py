@@ -1,0 +1,54 @@
+"""Exceptions and warnings raised by cytolab.
+
+Every error that cytolab raises on purpose derives from :class:`CytolabError`,
+so callers can catch all of them at once; every warning derives from
+:class:`CytolabWarning`.
+"""
+from __future__ import annotations
+
+
+class CytolabError(Exception):
+    """Base class of all errors raised by cytolab."""
+
+
+class FileFormatError(CytolabError, OSError):
+    """A file is missing, unreadable, truncated, or not in the expected format."""
+
+
+class FeatureNotAvailableError(CytolabError, KeyError):
+    """A feature was requested that a dataset cannot provide."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we do not want that
+        return str(self.args[0]) if self.args else ""
+
+
+class FeatureShapeError(CytolabError, ValueError):
+    """Feature data have the wrong dimensionality, shape or length."""
+
+
+class BasinNotAvailableError(CytolabError):
+    """A basin could not be located or opened."""
+
+
+class BasinIdentifierMismatchError(CytolabError):
+    """A basin belongs to a different measurement than the referring dataset."""
+
+
+class CytolabWarning(UserWarning):
+    """Base class of all warnings issued by cytolab."""
+
+
+class UnknownConfigurationKeyWarning(CytolabWarning):
+    """A metadata key is not part of the definitions."""
+
+
+class BadFeatureSizeWarning(CytolabWarning):
+    """A feature in a file does not have as many events as the dataset."""
+
+
+class BasinUnavailableWarning(CytolabWarning):
+    """A basin defined in a file could not be used."""
+
+
+class UnknownFeatureWarning(CytolabWarning):
+    """Data of a feature name unknown to cytolab were ignored."""

@@ -1,0 +1,46 @@
+"""The one HDF5 layer of cytolab: lazy reading, writing, basins, identity.
+
+Nothing here knows about datasets (:mod:`cytolab.rtdc`); this layer deals in
+h5py files, groups and arrays only.
+"""
+from .arrays import (
+    ChunkedEventArray,
+    EventArray,
+    MappedEventArray,
+    RaggedEventArray,
+    get_mapped_object,
+    get_mapping_indices,
+)
+from .basins import basin_priority_sorted_key, read_basin_dicts
+from .files import (
+    temporary_sibling,
+    atomic_path,
+    decode_attr,
+    get_measurement_identifier,
+    is_hdf5_file,
+    md5_5m,
+    md5sum,
+    open_h5,
+    read_root_metadata,
+)
+from .writer import (
+    CHUNK_SIZE_BYTES,
+    IMAGE_ATTRIBUTES,
+    INTERNAL_BASIN_GROUP,
+    HDF5Writer,
+    get_best_nd_chunks,
+    read_text_lines,
+    set_default_filter_kwargs,
+    write_text,
+)
+
+__all__ = [
+    "CHUNK_SIZE_BYTES", "IMAGE_ATTRIBUTES", "INTERNAL_BASIN_GROUP",
+    "ChunkedEventArray", "EventArray", "HDF5Writer", "MappedEventArray",
+    "RaggedEventArray", "atomic_path", "basin_priority_sorted_key",
+    "decode_attr", "get_best_nd_chunks", "get_mapped_object",
+    "get_mapping_indices", "get_measurement_identifier", "is_hdf5_file",
+    "md5_5m", "md5sum", "open_h5", "read_basin_dicts", "read_root_metadata",
+    "read_text_lines", "set_default_filter_kwargs", "temporary_sibling",
+    "write_text",
+]

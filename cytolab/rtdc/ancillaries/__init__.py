@@ -1,0 +1,9 @@
+"""Ancillary features: computed on demand from other features and metadata.
+
+The engine lives in :mod:`.engine`; each module next to it registers the
+recipes of one family of features (importing it is enough).
+"""
+from . import basic  # noqa: F401  (registers the recipes)
+from .engine import AncillaryFeature
+
+__all__ = ["AncillaryFeature"]

@@ -1,0 +1,15 @@
+"""Dataset formats: one module per format, registered here.
+
+Adding a format means adding a module with an :class:`~cytolab.rtdc.RTDCBase`
+subclass and one line in :data:`FORMATS`.
+"""
+from .dict import RTDC_Dict
+from .hdf5 import RTDC_HDF5
+
+#: format name -> dataset class
+FORMATS = {
+    "dict": RTDC_Dict,
+    "hdf5": RTDC_HDF5,
+}
+
+__all__ = ["FORMATS", "RTDC_Dict", "RTDC_HDF5"]
