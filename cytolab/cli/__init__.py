@@ -1,0 +1,8 @@
+"""Command line interface: ``cytolab <verb>``.
+
+Each verb is also a Python function of the same name here, returning the
+path of what it wrote.
+"""
+from ._demo import demo
+
+__all__ = ["demo"]

@@ -1,0 +1,50 @@
+"""Shared fixtures: the real reference data in ../shared/data (if present)."""
+from __future__ import annotations
+
+import pathlib
+import zipfile
+
+import pytest
+
+SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
+RTDC_DATA = SHARED / "rtdc"
+
+
+def _require_rtdc_data() -> pathlib.Path:
+    if not RTDC_DATA.is_dir():
+        pytest.skip(f"reference data folder not found: {RTDC_DATA} "
+                    f"(conformance tests need ../shared/data next to the checkout)")
+    return RTDC_DATA
+
+
+@pytest.fixture(scope="session")
+def rtdc_data_dir() -> pathlib.Path:
+    """Folder with the real measurement files (skips when absent)."""
+    return _require_rtdc_data()
+
+
+@pytest.fixture(scope="session")
+def real_rtdc_files(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Every real .rtdc measurement: plain files and the content of the zips.
+
+    Returns a dict of short name (archive or file stem) to the .rtdc path.
+    """
+    src = _require_rtdc_data()
+    out: dict[str, pathlib.Path] = {}
+    unpack = tmp_path_factory.mktemp("real_rtdc")
+    for arc in sorted(src.glob("fmt-hdf5_*.zip")):
+        dest = unpack / arc.stem
+        with zipfile.ZipFile(arc) as zf:
+            zf.extractall(dest)
+        for path in sorted(dest.rglob("*.rtdc")):
+            out[arc.stem] = path
+    for path in sorted(src.glob("*.rtdc")):
+        out[path.stem] = path
+    return out
+
+
+def real_file(real_rtdc_files: dict[str, pathlib.Path], name: str) -> pathlib.Path:
+    """Path of one real file by short name (skips when missing)."""
+    if name not in real_rtdc_files:
+        pytest.skip(f"reference file '{name}' not found in {RTDC_DATA}")
+    return real_rtdc_files[name]
