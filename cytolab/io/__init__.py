@@ -13,7 +13,6 @@ from .arrays import (
 )
 from .basins import basin_priority_sorted_key, read_basin_dicts
 from .files import (
-    temporary_sibling,
     atomic_path,
     decode_attr,
     get_measurement_identifier,
@@ -22,6 +21,7 @@ from .files import (
     md5sum,
     open_h5,
     read_root_metadata,
+    temporary_sibling,
 )
 from .writer import (
     CHUNK_SIZE_BYTES,

@@ -138,7 +138,7 @@ class HDF5Writer:
         self.h5, self._owned = open_h5(obj, mode=mode)
         self.ds_kwds = set_default_filter_kwargs(ds_kwds)
 
-    # context manager -------------------------------------------------------
+    # context manager
     def __enter__(self) -> HDF5Writer:
         return self
 
@@ -164,7 +164,7 @@ class HDF5Writer:
         """See :func:`get_best_nd_chunks`."""
         return get_best_nd_chunks(item_shape, feat_dtype)
 
-    # features ----------------------------------------------------------------
+    # features
     def require_feature(self, feat: str, item_shape: Sequence[int],
                         feat_dtype: np.dtype | type,
                         ds_kwds: Mapping[str, Any] | None = None,
@@ -280,7 +280,7 @@ class HDF5Writer:
                                  fletcher32=True)
         return group
 
-    # logs and tables -----------------------------------------------------------
+    # logs and tables
     def store_log(self, log: str, data: str | Sequence[str],
                   override: bool = False, append: bool = False) -> h5py.Dataset:
         """Store text lines as a log in ``/logs``.
@@ -356,7 +356,7 @@ class HDF5Writer:
         dset.attrs.update(attrs)
         return dset
 
-    # basins --------------------------------------------------------------------
+    # basins
     def store_basin_dict(self, bdict: Mapping[str, Any]) -> str:
         """Store the JSON definition of a basin in ``/basins``.
 

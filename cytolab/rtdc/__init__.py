@@ -3,7 +3,7 @@ from .ancillaries import AncillaryFeature
 from .basin import Basin, HDF5Basin, InternalH5DatasetBasin
 from .config import Configuration
 from .core import RTDCBase
-from .formats import FORMATS, RTDC_Dict, RTDC_HDF5
+from .formats import FORMATS, RTDC_HDF5, RTDC_Dict
 from .load import new_dataset
 from .writer import RTDCWriter
 

@@ -92,7 +92,7 @@ class Basin(abc.ABC):
         return (f"<{type(self).__name__} '{self.name}' at {self.location} "
                 f"(mapping {self.mapping})>")
 
-    # availability -------------------------------------------------------------------
+    # availability
     def is_available(self) -> bool:
         """Whether the basin can be used (location reachable, identity ok)."""
         if not self._checked:
@@ -136,7 +136,7 @@ class Basin(abc.ABC):
                     f"Mapping '{self.mapping}' refers to event {bmap.max()}, "
                     f"but basin '{self.name}' has only {len(ds)} events")
 
-    # data access ------------------------------------------------------------------------
+    # data access
     @property
     def ds(self) -> RTDCBase:
         """The basin dataset (opened on first access)."""

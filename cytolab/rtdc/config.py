@@ -284,7 +284,7 @@ class Configuration:
         if cfg is not None:
             self.update(cfg)
 
-    # --- section access -------------------------------------------------
+    # --- section access ------------------------------------------------------------
     def _check_section(self, section: Any) -> str:
         if not isinstance(section, str):
             raise TypeError(f"Configuration sections must be str, got {section!r}")
@@ -339,7 +339,7 @@ class Configuration:
         """Return a section if it holds any key, else `default`."""
         return self._cfg[section] if section in self else default
 
-    # --- bulk operations ------------------------------------------------
+    # --- bulk operations -----------------------------------------------------------
     def update(self, newcfg: Mapping | Configuration) -> None:
         """Merge another configuration into this one, section by section.
 
@@ -448,7 +448,7 @@ class Configuration:
             pathlib.Path(tmp).unlink(missing_ok=True)
             raise
 
-    # --- comparison and display -----------------------------------------
+    # --- comparison and display ----------------------------------------------------
     def __eq__(self, other: object) -> bool:
         if isinstance(other, (Configuration, Mapping)):
             if set(self.keys()) != {k for k in other.keys() if len(other[k])}:

@@ -72,7 +72,7 @@ class RTDCBase(abc.ABC):
         self._logs: Mapping[str, list[str]] = {}
         self._tables: Mapping[str, np.ndarray] = {}
 
-    # dunder methods --------------------------------------------------------------
+    # dunder methods
     def __repr__(self) -> str:
         return f"<{type(self).__name__} '{self.identifier}' at {self.path}>"
 
@@ -116,7 +116,7 @@ class RTDCBase(abc.ABC):
         for basin in self._basins or []:
             basin.close()
 
-    # feature lookup --------------------------------------------------------------
+    # feature lookup
     def _feature_available(self, feat: str, exclude: str | None = None) -> bool:
         if feat in self._events or feat in self._usertemp:
             return True
@@ -188,7 +188,7 @@ class RTDCBase(abc.ABC):
                            f"{[r.req_config for r in recipes]}")
         return "; ".join(reasons)
 
-    # feature lists --------------------------------------------------------------------
+    # feature lists
     @property
     def features(self) -> list[str]:
         """All features available, sorted."""
@@ -231,7 +231,7 @@ class RTDCBase(abc.ABC):
         """All available scalar features."""
         return [f for f in self.features if dfn.scalar_feature_exists(f)]
 
-    # identity and metadata --------------------------------------------------------------
+    # identity and metadata
     @property
     def identifier(self) -> str:
         """Unique identifier of this instance (not reproducible)."""
@@ -268,7 +268,7 @@ class RTDCBase(abc.ABC):
         """
         return _measurement_identifier(self.config)
 
-    # basins ----------------------------------------------------------------------------
+    # basins
     def basins_get_dicts(self) -> list[dict[str, Any]]:
         """Basin definitions of this dataset (subclasses override)."""
         return []

@@ -13,7 +13,7 @@ import h5py
 from ..errors import FileFormatError
 from ..io import is_hdf5_file
 from .core import RTDCBase
-from .formats import RTDC_Dict, RTDC_HDF5
+from .formats import RTDC_HDF5, RTDC_Dict
 
 _URL = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 _DCOR_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -51,6 +51,8 @@ def new_dataset(data: Any, identifier: str | None = None, **kwargs: Any) -> RTDC
     >>> ds.format, len(ds)
     ('dict', 2)
     """
+    if isinstance(data, h5py.Group):  # before Mapping: an h5py.Group is one
+        return RTDC_HDF5(data, identifier=identifier, **kwargs)
     if isinstance(data, Mapping):
         return RTDC_Dict(data, identifier=identifier, **kwargs)
     if isinstance(data, RTDCBase):
@@ -61,7 +63,7 @@ def new_dataset(data: Any, identifier: str | None = None, **kwargs: Any) -> RTDC
                 "Hierarchy children (new_dataset of a dataset) are not "
                 "available in this version of cytolab") from exc
         return RTDC_Hierarchy(data, identifier=identifier, **kwargs)
-    if isinstance(data, (h5py.Group, io.IOBase)) or hasattr(data, "read"):
+    if isinstance(data, io.IOBase) or hasattr(data, "read"):
         return RTDC_HDF5(data, identifier=identifier, **kwargs)
     if isinstance(data, (str, os.PathLike)):
         text = str(data)

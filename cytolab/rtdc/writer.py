@@ -104,7 +104,7 @@ class RTDCWriter:
         self.compression_kwargs = dict(self._hw.ds_kwds)
         self._closed = False
 
-    # context manager --------------------------------------------------------------
+    # context manager
     def __enter__(self) -> RTDCWriter:
         return self
 
@@ -148,7 +148,7 @@ class RTDCWriter:
                 if self._tmp_path is not None:
                     self._tmp_path.unlink(missing_ok=True)
 
-    # metadata --------------------------------------------------------------------------
+    # metadata
     def store_metadata(self, meta: Mapping[str, Mapping[str, Any]]) -> None:
         """Store metadata given as ``{section: {key: value}}``.
 
@@ -254,7 +254,7 @@ class RTDCWriter:
             self.h5file.attrs["setup:software version"] = new_version
         return new_version
 
-    # features -----------------------------------------------------------------------------
+    # features
     def store_feature(self, feat: str, data: Any,
                       shape: Sequence[int] | None = None) -> None:
         """Store (or append) the data of one feature.
@@ -369,7 +369,7 @@ class RTDCWriter:
             self._require_ndim(f"trace/{key}", arr, 2)
             self._hw.store_feature_chunk(key, arr, group_name="events/trace")
 
-    # logs, tables, basins ---------------------------------------------------------------------
+    # logs, tables, basins
     def store_log(self, name: str, lines: str | Sequence[str]) -> None:
         """Store text lines as log `name` (appended to an existing log)."""
         self._hw.store_log(name, lines, append=True)
@@ -505,7 +505,7 @@ class RTDCWriter:
                 paths.append(rel)
         return paths
 
-    # low-level helpers (kept for users of the reference API) ---------------------------------
+    # low-level helpers (kept for users of the reference API) -----------------------
     @staticmethod
     def get_best_nd_chunks(item_shape: Sequence[int],
                            item_dtype: np.dtype | type = np.float64) -> tuple[int, ...]:

@@ -91,7 +91,7 @@ class AncillaryFeature:
         return (f"<AncillaryFeature '{self.feature_name}' "
                 f"(priority {self.priority}) requiring {self.req_features}>")
 
-    # registry ----------------------------------------------------------------
+    # registry
     @staticmethod
     def get_instances(feature_name: str) -> list[AncillaryFeature]:
         """All registered recipes for `feature_name`, highest priority first."""
@@ -124,7 +124,7 @@ class AncillaryFeature:
         if not AncillaryFeature.get_instances(recipe.feature_name):
             AncillaryFeature.feature_names.remove(recipe.feature_name)
 
-    # availability ----------------------------------------------------------------
+    # availability
     def is_available(self, ds: RTDCBase, verbose: bool = False) -> bool:
         """Whether this recipe is the one that computes its feature for `ds`.
 
@@ -152,7 +152,7 @@ class AncillaryFeature:
             return False
         return True
 
-    # computation -------------------------------------------------------------------
+    # computation
     def hash(self, ds: RTDCBase) -> Hashable:
         """Cache key of the result for `ds`: changes whenever an input changes."""
         config = tuple((sec, key, _hashable(ds.config[sec][key]))
