@@ -11,7 +11,6 @@ import hashlib
 import io
 import os
 import pathlib
-import tempfile
 import uuid
 from collections.abc import Iterator, Mapping
 from typing import Any, BinaryIO
@@ -250,12 +249,21 @@ def atomic_path(path: PathLike) -> Iterator[pathlib.Path]:
 
 
 def temporary_sibling(path: PathLike) -> pathlib.Path:
-    """Return a fresh, unused file name in the directory of `path`."""
+    """Return a fresh, unused file name in the directory of `path`.
+
+    The (empty) file is created with the permissions of any new file
+    (``0o666`` minus the umask), not the owner-only ``0o600`` of
+    :func:`tempfile.mkstemp`, because it is renamed to the final output.
+    """
     path = pathlib.Path(path)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".cytolab-tmp",
-                                dir=path.parent)
-    os.close(fd)
-    return pathlib.Path(name)
+    while True:
+        name = path.parent / f".{path.name}.{uuid.uuid4().hex[:12]}.cytolab-tmp"
+        try:
+            fd = os.open(name, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o666)
+        except FileExistsError:
+            continue
+        os.close(fd)
+        return name
 
 
 def bytes_source_name(obj: Any) -> str:

@@ -195,6 +195,10 @@ class HDF5Writer:
                     f"Feature '{feat}' in '{self.h5.filename}' has per-event "
                     f"shape {dset.shape[1:]}, cannot append data of shape "
                     f"{item_shape}")
+            if not dset.maxshape or dset.maxshape[0] is not None:
+                raise ValueError(
+                    f"Feature '{feat}' in '{self.h5.filename}' is not "
+                    f"resizable (maxshape {dset.maxshape}); cannot append")
             return dset
         kwds = dict(self.ds_kwds)
         kwds.update(ds_kwds or {})
@@ -239,7 +243,9 @@ class HDF5Writer:
         dset.resize(start + data.shape[0], axis=0)
         dset[start:] = data
         if data.ndim == 1:
-            self._update_stats(dset, data, start)
+            # Statistics of the values as stored (after any dtype conversion).
+            stored = data if data.dtype == dset.dtype else dset[start:]
+            self._update_stats(dset, stored, start)
         return dset
 
     @staticmethod
@@ -277,8 +283,12 @@ class HDF5Writer:
         start = len(group)
         for ii, item in enumerate(data):
             group.create_dataset(str(start + ii), data=np.asarray(item),
-                                 fletcher32=True)
+                                 **self._unchunked_kwds())
         return group
+
+    def _unchunked_kwds(self) -> dict[str, Any]:
+        """Default dataset keywords for non-event data (h5py picks the chunks)."""
+        return {k: v for k, v in self.ds_kwds.items() if k != "chunks"}
 
     # logs and tables
     def store_log(self, log: str, data: str | Sequence[str],
@@ -312,7 +322,7 @@ class HDF5Writer:
                 raise ValueError(f"Log '{log}' already exists in "
                                  f"'{self.h5.filename}'")
             del group[log]
-        return write_text(group, log, lines)
+        return write_text(group, log, lines, **self._unchunked_kwds())
 
     def store_table(self, name: str, table: Any) -> h5py.Dataset:
         """Store a table (compound array) in ``/tables``.
@@ -351,8 +361,7 @@ class HDF5Writer:
         group = self.h5.require_group("tables")
         if name in group:
             del group[name]
-        kwds = {k: v for k, v in self.ds_kwds.items() if k != "chunks"}
-        dset = group.create_dataset(name, data=table, **kwds)
+        dset = group.create_dataset(name, data=table, **self._unchunked_kwds())
         dset.attrs.update(attrs)
         return dset
 
@@ -369,7 +378,7 @@ class HDF5Writer:
         key = basin_key(lines)
         group = self.h5.require_group("basins")
         if key not in group:
-            write_text(group, key, lines)
+            write_text(group, key, lines, **self._unchunked_kwds())
         return key
 
     def next_basinmap(self, mapping: np.ndarray) -> str:
@@ -458,12 +467,17 @@ def basin_key(lines: Sequence[str]) -> str:
     return hashlib.md5("\n".join(lines).encode("utf-8")).hexdigest()
 
 
-def write_text(group: h5py.Group, name: str, lines: Sequence[str]) -> h5py.Dataset:
-    """Write lines of text as a dataset of fixed-length UTF-8 strings."""
+def write_text(group: h5py.Group, name: str, lines: Sequence[str],
+               **ds_kwds: Any) -> h5py.Dataset:
+    """Write lines of text as a dataset of fixed-length UTF-8 strings.
+
+    `ds_kwds` are passed to :meth:`h5py.Group.create_dataset` (default:
+    Fletcher-32 checksums only).
+    """
     encoded = [ln.encode("utf-8") for ln in lines]
     width = max([len(e) for e in encoded] + [1])
     arr = np.array(encoded, dtype=f"S{width}")
-    return group.create_dataset(name, data=arr, fletcher32=True)
+    return group.create_dataset(name, data=arr, **(ds_kwds or {"fletcher32": True}))
 
 
 def read_text_lines(dset: h5py.Dataset) -> list[str]:

@@ -173,12 +173,17 @@ class Basin(abc.ABC):
             return []
         ds = self.ds
         feats = set(ds.features_innate) | set(ds.features_basin)
+        # the event index and the basin's own mappings describe the basin's
+        # events, not those of the referrer
+        feats -= {"index"} | {f"basinmap{ii}" for ii in range(10)}
         if self.declared_features is not None:
             feats &= set(self.declared_features)
         return sorted(feats)
 
     def may_provide(self, feat: str) -> bool:
         """Whether the definition allows `feat` (without opening anything)."""
+        if feat == "index" or feat.startswith("basinmap"):
+            return False
         return self.declared_features is None or feat in self.declared_features
 
     def provides(self, feat: str) -> bool:

@@ -5,9 +5,10 @@ order:
 
 1. innate: stored with the dataset (subclasses fill ``self._events``);
 2. temporary: set by the user for this session (``self._usertemp``);
-3. rapid ancillary: cheap recipes (``index``, ``time``, ``deform``, ...);
-4. basins: other files or places that hold features for the same events;
-5. other ancillary recipes (expensive computations).
+3. basins: other files or places that hold features for the same events
+   (stored values win over recomputation, so a derived file shows exactly
+   the values of its source);
+4. ancillary recipes (computed on demand, cached).
 
 Subclasses (one per format, in :mod:`cytolab.rtdc.formats`) provide the
 innate features, the metadata and the length.
@@ -101,12 +102,10 @@ class RTDCBase(abc.ABC):
             return self._events[feat]
         if feat in self._usertemp:
             return self._usertemp[feat]
-        recipe = AncillaryFeature.get_recipe(self, feat)
-        if recipe is not None and recipe.rapid:
-            return self._get_ancillary(recipe)
         basin = self._find_basin(feat)
         if basin is not None:
             return self._get_basin_feature(basin, feat)
+        recipe = AncillaryFeature.get_recipe(self, feat)
         if recipe is not None:
             return self._get_ancillary(recipe)
         raise FeatureNotAvailableError(self._explain_missing(feat))
@@ -140,12 +139,10 @@ class RTDCBase(abc.ABC):
             return ("innate", feat)
         if feat in self._usertemp:
             return ("temp", feat, self._usertemp_version[feat])
-        recipe = AncillaryFeature.get_recipe(self, feat)
-        if recipe is not None and recipe.rapid:
-            return ("anc", recipe.hash(self))
         basin = self._find_basin(feat)
         if basin is not None:
             return ("basin", basin.key, feat)
+        recipe = AncillaryFeature.get_recipe(self, feat)
         if recipe is not None:
             return ("anc", recipe.hash(self))
         return ("missing", feat)

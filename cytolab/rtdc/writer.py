@@ -341,11 +341,15 @@ class RTDCWriter:
         if arr.dtype == bool:
             return arr.astype(np.uint8)
         if arr.dtype != np.uint8:
-            if arr.dtype.kind not in "iu" or (arr.size and (arr.min() < 0
-                                                            or arr.max() > 255)):
+            if arr.dtype.kind not in "iu":
                 raise FeatureShapeError(
                     f"Feature '{feat}' must be uint8 grayscale (or boolean), "
                     f"got {arr.dtype} data")
+            if arr.size and (arr.min() < 0 or arr.max() > 255):
+                raise FeatureShapeError(
+                    f"Feature '{feat}' must be uint8 grayscale: {arr.dtype} "
+                    f"values range from {arr.min()} to {arr.max()}, outside "
+                    f"0..255")
             arr = arr.astype(np.uint8)
         return arr
 
