@@ -159,7 +159,8 @@ class AncillaryFeature:
                        for sec, keys in self.req_config for key in keys)
         feats = tuple(ds._feature_token(feat) for feat in self.req_features)
         func = self.req_func(ds) if self.req_func is not None else None
-        return (id(self), self.identifier, config, feats, _hashable(func))
+        # keyed by the method: recipes sharing a method share their results
+        return (id(self.method), self.identifier, config, feats, _hashable(func))
 
     def compute(self, ds: RTDCBase) -> dict[str, np.ndarray]:
         """Compute the feature (and any features sharing the method) for `ds`.

@@ -256,7 +256,13 @@ class RTDC_HDF5(RTDCBase):
         elif self.h5file.file.filename and os.path.exists(self.h5file.file.filename):
             self.path = pathlib.Path(self.h5file.file.filename).resolve()
         else:
-            self.path = getattr(h5path, "name", None) or "none"
+            name = getattr(h5path, "name", None)
+            if isinstance(name, str) and os.path.isfile(name):
+                self.path = pathlib.Path(name).resolve()  # open(path, "rb")
+            else:
+                self.path = name or "none"
+        #: file-like object the data come from (hashed by content)
+        self._fileobj = h5path if hasattr(h5path, "read") else None
         if "events" not in self.h5file:
             raise FileFormatError(
                 f"'{self.path}' is not an RT-DC dataset: it has no 'events' "
@@ -329,6 +335,8 @@ class RTDC_HDF5(RTDCBase):
             name = pathlib.Path(str(self.path)).name
             if isinstance(self.path, pathlib.Path) and self.path.exists():
                 content = md5_5m(self.path)
+            elif self._fileobj is not None:
+                content = md5_5m(self._fileobj)
             else:
                 content = hashlib.md5(repr(sorted(self.h5file.attrs.items()))
                                       .encode()).hexdigest()

@@ -1,0 +1,68 @@
+"""The `cytolab` command: --help, --version, demo, exit codes."""
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+
+import cytolab
+from cytolab.cli import demo
+from cytolab.cli.main import main
+
+
+def test_version_and_help(capsys):
+    for args in (["--version"], ["--help"], ["demo", "--help"]):
+        try:
+            main(args)
+        except SystemExit as exc:
+            assert exc.code == 0
+    out = capsys.readouterr().out
+    assert f"cytolab {cytolab.__version__}" in out
+    assert "demo" in out and "Exit codes" in out and "--events" in out
+
+
+def test_no_verb_prints_help(capsys):
+    assert main([]) == 0
+    assert "usage: cytolab" in capsys.readouterr().out
+
+
+def test_bad_arguments_exit_2(capsys):
+    try:
+        main(["demo", "--events", "many"])
+    except SystemExit as exc:
+        assert exc.code == 2
+    else:  # pragma: no cover
+        raise AssertionError("argparse did not exit")
+
+
+def test_demo_function(tmp_path):
+    stream = io.StringIO()
+    derived = demo(tmp_path / "out", num_events=400, images=10, stream=stream)
+    text = stream.getvalue()
+    assert "events         400" in text and "from basin" in text
+    with cytolab.new_dataset(derived) as dd, \
+            cytolab.new_dataset(tmp_path / "out" / "measurement.rtdc") as ds:
+        sel = dd["basinmap0"].astype(int)
+        assert len(dd) == 200
+        assert np.array_equal(dd["area_um"], ds["area_um"][sel])
+        assert np.allclose(dd["userdef1"], ds["deform"][sel] / np.sqrt(
+            ds["area_um"][sel]))
+        assert "deform" in dd.features_basin
+
+
+def test_demo_command_line(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "cytolab.cli.main", "demo",
+                           str(tmp_path / "d"), "--events", "200", "--images", "5"],
+                          capture_output=True, text=True, check=False)
+    assert proc.returncode == 0, proc.stderr
+    assert "derived file" in proc.stdout
+    assert (tmp_path / "d" / "derived.rtdc").exists()
+
+
+def test_failure_exit_code_1(tmp_path, capsys):
+    target = tmp_path / "file"
+    target.write_text("not a folder")
+    assert main(["demo", str(target / "sub"), "--events", "10"]) == 1
+    assert "error" in capsys.readouterr().err
