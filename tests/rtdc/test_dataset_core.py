@@ -14,7 +14,7 @@ from cytolab.errors import (
     FeatureNotAvailableError,
     FileFormatError,
 )
-from cytolab.rtdc import AncillaryFeature, RTDC_Dict, RTDC_HDF5
+from cytolab.rtdc import RTDC_HDF5, AncillaryFeature, RTDC_Dict
 from cytolab.simulate import simulate_rtdc
 
 
