@@ -52,3 +52,7 @@ class BasinUnavailableWarning(CytolabWarning):
 
 class UnknownFeatureWarning(CytolabWarning):
     """Data of a feature name unknown to cytolab were ignored."""
+
+
+class BasinmapFeatureMissingError(BasinNotAvailableError):
+    """A mapped basin needs a ``basinmapN`` feature the dataset does not have."""

@@ -18,7 +18,12 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
-from ..errors import BasinIdentifierMismatchError, BasinNotAvailableError, CytolabError
+from ..errors import (
+    BasinIdentifierMismatchError,
+    BasinmapFeatureMissingError,
+    BasinNotAvailableError,
+    CytolabError,
+)
 from ..io import get_mapped_object, is_hdf5_file
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,7 +164,7 @@ class Basin(abc.ABC):
                 raise ValueError(f"Basin '{self.name}' is not mapped")
             if self.mapping_referrer is None \
                     or self.mapping not in self.mapping_referrer:
-                raise BasinNotAvailableError(
+                raise BasinmapFeatureMissingError(
                     f"Basin '{self.name}' needs the mapping feature "
                     f"'{self.mapping}', which the dataset does not have")
             self._basinmap = np.asarray(self.mapping_referrer[self.mapping],

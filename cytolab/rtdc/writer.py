@@ -26,12 +26,14 @@ from .. import definitions as dfn
 from .._version import __version__
 from ..errors import FeatureShapeError, UnknownConfigurationKeyWarning
 from ..io import (
+    IMAGE_ATTRIBUTES,
     HDF5Writer,
     get_best_nd_chunks,
     get_measurement_identifier,
     open_h5,
     read_root_metadata,
     temporary_sibling,
+    write_text,
 )
 
 BRAND = f"cytolab {__version__}"
@@ -509,12 +511,44 @@ class RTDCWriter:
                 paths.append(rel)
         return paths
 
-    # low-level helpers (kept for users of the reference API) -----------------------
+    # low-level helpers (kept for users of the reference API)
     @staticmethod
     def get_best_nd_chunks(item_shape: Sequence[int],
                            item_dtype: np.dtype | type = np.float64) -> tuple[int, ...]:
         """Chunk shape of about 1 MiB (at least 10 events)."""
         return get_best_nd_chunks(item_shape, item_dtype)
+
+    def write_ndarray(self, group: h5py.Group, name: str, data: Any,
+                      dtype: Any = None) -> h5py.Dataset:
+        """Append (N, ...) data to dataset `name` of `group`."""
+        data = np.asarray(data) if dtype is None else np.asarray(data, dtype=dtype)
+        return self._hw.store_feature_chunk(name, data, group_name=group.name)
+
+    def write_image_grayscale(self, group: h5py.Group, name: str, data: Any,
+                              is_boolean: bool = False) -> h5py.Dataset:
+        """Append uint8 (or boolean) image data with the HDF5 image attributes."""
+        data = np.asarray(data)
+        data = data.astype(bool) if is_boolean else self._image_uint8(name, data)
+        dset = self._hw.store_feature_chunk(name, data, group_name=group.name)
+        dset.attrs.update(IMAGE_ATTRIBUTES)
+        return dset
+
+    def write_image_float32(self, group: h5py.Group, name: str, data: Any
+                            ) -> h5py.Dataset:
+        """Append float32 image data."""
+        return self._hw.store_feature_chunk(name, np.asarray(data, np.float32),
+                                            group_name=group.name)
+
+    def write_ragged(self, group: h5py.Group, name: str, data: Any) -> h5py.Group:
+        """Append per-event arrays of varying length (one dataset each)."""
+        return self._hw.store_ragged(name, data, group_name=group.name)
+
+    @staticmethod
+    def write_text(group: h5py.Group, name: str, lines: str | Sequence[str]
+                   ) -> h5py.Dataset:
+        """Write lines of text as a fixed-length string dataset."""
+        lines = lines.splitlines() if isinstance(lines, str) else list(lines)
+        return write_text(group, name, lines)
 
 
 def _file_measurement_identifier(path: str) -> str | None:
