@@ -234,7 +234,10 @@ class HDF5Writer:
             raise ValueError(f"Feature '{feat}': expected an array with one "
                              f"entry per event, got a scalar")
         if data.dtype == bool:
-            data = data.astype(np.uint8)
+            # image-like masks use 0/255 like the rest of the ecosystem, so
+            # that HDF5 viewers show them
+            scale = 255 if feat in dfn_features.FEATURES_IMAGE_UINT8 else 1
+            data = data.astype(np.uint8) * np.uint8(scale)
         group = self.h5.require_group(group_name)
         dtype = group[feat].dtype if feat in group else data.dtype
         dset = self.require_feature(feat, data.shape[1:], dtype,

@@ -340,7 +340,9 @@ class RTDCWriter:
         if arr.ndim == 2:
             arr = arr[np.newaxis]
         self._require_ndim(feat, arr, 3)
-        if arr.dtype == bool:
+        if arr.dtype == bool or (feat == "mask" and arr.dtype.kind in "iu"):
+            return arr.astype(bool)  # stored as 0/255 by the HDF5 layer
+        if arr.size == 0:
             return arr.astype(np.uint8)
         if arr.dtype != np.uint8:
             if arr.dtype.kind not in "iu":
@@ -528,7 +530,10 @@ class RTDCWriter:
                               is_boolean: bool = False) -> h5py.Dataset:
         """Append uint8 (or boolean) image data with the HDF5 image attributes."""
         data = np.asarray(data)
-        data = data.astype(bool) if is_boolean else self._image_uint8(name, data)
+        if is_boolean:
+            data = (data > 0).astype(np.uint8) * np.uint8(255)
+        else:
+            data = self._image_uint8(name, data)
         dset = self._hw.store_feature_chunk(name, data, group_name=group.name)
         dset.attrs.update(IMAGE_ATTRIBUTES)
         return dset
@@ -543,12 +548,11 @@ class RTDCWriter:
         """Append per-event arrays of varying length (one dataset each)."""
         return self._hw.store_ragged(name, data, group_name=group.name)
 
-    @staticmethod
-    def write_text(group: h5py.Group, name: str, lines: str | Sequence[str]
+    def write_text(self, group: h5py.Group, name: str, lines: str | Sequence[str]
                    ) -> h5py.Dataset:
         """Write lines of text as a fixed-length string dataset."""
         lines = lines.splitlines() if isinstance(lines, str) else list(lines)
-        return write_text(group, name, lines)
+        return write_text(group, name, lines, **self._hw._unchunked_kwds())
 
 
 def _file_measurement_identifier(path: str) -> str | None:
