@@ -18,6 +18,8 @@ from typing import Any
 import h5py
 import numpy as np
 
+from ..errors import FileFormatError
+
 #: Never cache chunks larger than this; read single events instead.
 MAX_CACHED_CHUNK_BYTES = 64 * 1024**2
 
@@ -60,6 +62,9 @@ def get_mapping_indices(index_mapping: int | slice | Sequence[int] | np.ndarray 
         return np.arange(*index_mapping.indices(size), dtype=np.uint64)
     arr = np.asarray(index_mapping)
     if arr.dtype == bool:
+        if size is not None and arr.shape != (size,):
+            raise ValueError(f"Boolean index mapping has shape {arr.shape}, "
+                             f"expected ({size},)")
         return np.flatnonzero(arr).astype(np.uint64)
     if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
         raise ValueError(
@@ -72,6 +77,10 @@ def get_mapping_indices(index_mapping: int | slice | Sequence[int] | np.ndarray 
 
 def _normalize_index(idx: Any, length: int) -> int | slice | np.ndarray:
     """Return an int (non-negative), a slice, or an integer index array."""
+    if isinstance(idx, tuple):  # np.asarray would make it an event list
+        raise IndexError(f"Index events first, then within the event "
+                         f"(arr[i][y, x]); multi-axis index {idx!r} is not "
+                         f"supported")
     if isinstance(idx, numbers.Integral):
         i = int(idx)
         if i < 0:
@@ -87,6 +96,8 @@ def _normalize_index(idx: Any, length: int) -> int | slice | np.ndarray:
             raise IndexError(
                 f"Boolean index has shape {arr.shape}, expected ({length},)")
         return np.flatnonzero(arr)
+    if arr.size == 0:  # e.g. [] (float64 for NumPy), as numpy allows
+        return np.zeros(0, dtype=np.int64)
     if arr.dtype.kind not in "iu":
         raise IndexError(f"Unsupported index {idx!r}")
     arr = np.where(arr < 0, arr + length, arr)
@@ -182,8 +193,8 @@ class ChunkedEventArray(EventArray):
             self._cache.move_to_end(ichunk)
             return self._cache[ichunk]
         start = ichunk * self.chunk_size
-        data = self._convert(np.asarray(
-            self.h5ds[start:min(start + self.chunk_size, self._length)]))
+        data = self._convert(self._read(
+            slice(start, min(start + self.chunk_size, self._length))))
         self._cache[ichunk] = data
         while len(self._cache) > self.cache_chunks:
             self._cache.popitem(last=False)
@@ -191,7 +202,7 @@ class ChunkedEventArray(EventArray):
 
     def _get_one(self, index: int) -> np.ndarray:
         if self.chunk_size <= 1:
-            return self._convert(np.asarray(self.h5ds[index]))
+            return self._convert(self._read(index))
         ichunk, offset = divmod(index, self.chunk_size)
         return self._get_chunk(ichunk)[offset]
 
@@ -201,14 +212,19 @@ class ChunkedEventArray(EventArray):
             return self._convert(np.zeros((0,) + self.shape[1:],
                                           dtype=self.h5ds.dtype))
         if np.all(np.diff(indices) == 1):
-            data = np.asarray(self.h5ds[indices[0]:indices[-1] + 1])
+            data = self._read(slice(indices[0], indices[-1] + 1))
         else:
+            # h5py needs increasing indices; other array-likes may lack
+            # __array__ (and converting them would read everything)
             uniq, inverse = np.unique(indices, return_inverse=True)
-            if isinstance(self.h5ds, h5py.Dataset):
-                data = self.h5ds[uniq][inverse]
-            else:
-                data = np.asarray(self.h5ds)[uniq][inverse]
+            data = self._read(uniq)[inverse]
         return self._convert(np.array(data))
+
+    def _read(self, selection: Any) -> np.ndarray:
+        try:
+            return np.asarray(self.h5ds[selection])
+        except OSError as exc:
+            raise _read_error(self.h5ds, exc) from exc
 
 
 class RaggedEventArray(EventArray):
@@ -231,7 +247,14 @@ class RaggedEventArray(EventArray):
         self.shape = (self._length, np.nan, 2)
 
     def _get_one(self, index: int) -> np.ndarray:
-        data = self.group[str(index)][()]
+        try:
+            data = self.group[str(index)][()]
+        except KeyError as exc:
+            raise FileFormatError(
+                f"Event {index} is missing in '{self.group.name}' of "
+                f"'{self.group.file.filename}'") from exc
+        except OSError as exc:
+            raise _read_error(self.group, exc) from exc
         data.flags.writeable = False
         return data
 
@@ -274,7 +297,19 @@ class MappedEventArray(EventArray):
         return self.data[int(self.indices[index])]
 
     def _get_many(self, indices: np.ndarray) -> Any:
-        return self.data[self.indices[indices]]
+        mapped = self.indices[indices]
+        if isinstance(self.data, h5py.Dataset):  # needs increasing indices
+            uniq, inverse = np.unique(mapped, return_inverse=True)
+            return self.data[uniq][inverse]
+        return self.data[mapped]
+
+
+def _read_error(obj: Any, exc: Exception) -> FileFormatError:
+    """A clear error for data that HDF5 cannot read (damaged file)."""
+    name = getattr(obj, "name", "data")
+    fname = getattr(getattr(obj, "file", None), "filename", "<memory>")
+    return FileFormatError(f"Cannot read '{name}' from '{fname}' (damaged or "
+                           f"truncated file?): {exc}")
 
 
 def get_mapped_object(obj: Any, index_mapping: Any = None) -> Any:

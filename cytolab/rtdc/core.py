@@ -70,6 +70,9 @@ class RTDCBase(abc.ABC):
         self._basin_cache: dict[str, Any] = {}
         self._basins: list[Basin] | None = None
         self._checking: set[str] = set()
+        #: Time [s] of the first event when `time` is computed from `frame`
+        #: (non-zero when a file's stored time was replaced, to keep its clock)
+        self.time_offset: float = 0.0
         self._logs: Mapping[str, list[str]] = {}
         self._tables: Mapping[str, np.ndarray] = {}
 

@@ -23,11 +23,16 @@ def compute_index(ds: RTDCBase) -> np.ndarray:
 
 
 def compute_time(ds: RTDCBase) -> np.ndarray:
-    """Time [s] since the first event: ``(frame - frame[0]) / frame rate``."""
+    """Time [s]: ``(frame - frame[0]) / frame rate + ds.time_offset``.
+
+    The offset is zero unless the dataset replaced a defective stored time
+    (then it is the first stored time, so the clock of the file is kept).
+    """
     frame = np.asarray(ds["frame"], dtype=np.float64)
     if frame.size == 0:
         return frame
-    return (frame - frame[0]) / float(ds.config["imaging"]["frame rate"])
+    rate = float(ds.config["imaging"]["frame rate"])
+    return (frame - frame[0]) / rate + ds.time_offset
 
 
 def compute_area_um(ds: RTDCBase) -> np.ndarray:

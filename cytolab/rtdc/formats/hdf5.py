@@ -95,8 +95,22 @@ class H5Events(collections.abc.Mapping):
             warnings.warn(f"Ignoring unknown feature '{name}' in '{self.path}'",
                           UnknownFeatureWarning, stacklevel=4)
             return False
+        obj = self.group[name]
+        if isinstance(obj, h5py.Dataset) and obj.ndim != 1 \
+                and dfn.scalar_feature_exists(name) or \
+                isinstance(obj, h5py.Dataset) and obj.ndim < 2 \
+                and not dfn.scalar_feature_exists(name):
+            kind = "scalar" if dfn.scalar_feature_exists(name) else "non-scalar"
+            warnings.warn(f"Ignoring feature '{name}' in '{self.path}': a {kind} "
+                          f"feature cannot have shape {obj.shape}",
+                          BadFeatureSizeWarning, stacklevel=4)
+            return False
         size = self._item_length(name)
         if size is None:
+            if isinstance(obj, h5py.Dataset):
+                warnings.warn(f"Ignoring feature '{name}' in '{self.path}': it "
+                              f"has no event axis (shape {obj.shape})",
+                              BadFeatureSizeWarning, stacklevel=4)
             return False
         if name == "trace" and not len(self.group[name]):
             return False
@@ -137,7 +151,12 @@ class H5Events(collections.abc.Mapping):
         if name == "contour" or isinstance(obj, h5py.Group):
             return RaggedEventArray(obj, length=self.length)
         if obj.ndim == 1:
-            data = obj[:self.length] if obj.shape[0] != self.length else obj[()]
+            try:
+                data = obj[:self.length] if obj.shape[0] != self.length else obj[()]
+            except OSError as exc:
+                raise FileFormatError(f"Cannot read feature '{name}' from "
+                                      f"'{self.path}' (damaged file?): {exc}"
+                                      ) from exc
             data.flags.writeable = False
             return data
         return self._array(obj, boolean=(name == "mask"))
@@ -163,7 +182,9 @@ class _LazyH5Dict(collections.abc.Mapping):
             raise KeyError(key)
         if key not in self._cache:
             self._cache[key] = self._reader(self._group[key])
-        return self._cache[key]
+        value = self._cache[key]
+        # hand out copies of mutable values: the file is the truth
+        return list(value) if isinstance(value, list) else value
 
     def __iter__(self) -> Iterator[str]:
         return iter(sorted(self._group.keys()) if self._group is not None else [])
@@ -263,13 +284,16 @@ class RTDC_HDF5(RTDCBase):
                 self.path = name or "none"
         #: file-like object the data come from (hashed by content)
         self._fileobj = h5path if hasattr(h5path, "read") else None
-        if "events" not in self.h5file:
+        if not isinstance(self.h5file.get("events"), h5py.Group):
             raise FileFormatError(
                 f"'{self.path}' is not an RT-DC dataset: it has no 'events' "
                 f"group (found: {sorted(self.h5file.keys())})")
         meta = read_root_metadata(self.h5file)
         self.config = self.parse_config(meta, source=self.path)
         defective = _defective_features(self.h5file, meta)
+        if "time" in defective and len(self.h5file["events/time"]):
+            # keep the clock of the stored (imprecise) time
+            self.time_offset = float(self.h5file["events/time"][0])
         for feat, reason in defective.items():
             warnings.warn(f"Ignoring stored feature '{feat}' of '{self.path}': "
                           f"{reason}", BadFeatureSizeWarning, stacklevel=3)
