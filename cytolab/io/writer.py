@@ -8,6 +8,7 @@ and protected by Fletcher-32 checksums (override with `ds_kwds`).
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import pathlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -465,8 +466,6 @@ class HDF5Writer:
 
 def basin_key(lines: Sequence[str]) -> str:
     """Key of a basin definition: the MD5 of its JSON lines."""
-    import hashlib
-
     return hashlib.md5("\n".join(lines).encode("utf-8")).hexdigest()
 
 

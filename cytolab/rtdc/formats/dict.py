@@ -11,6 +11,7 @@ from ... import definitions as dfn
 from ...errors import FeatureShapeError
 from ...io import EventArray
 from ..core import RTDCBase
+from .hdf5 import H5Events
 
 
 def _readonly(name: str, data: Any) -> Any:
@@ -74,7 +75,7 @@ class RTDC_Dict(RTDCBase):
         for name in ddict:
             if not dfn.feature_exists(name):
                 raise ValueError(f"Unknown feature name '{name}'")
-        if hasattr(ddict, "group"):  # lazy HDF5 features (internal basins)
+        if isinstance(ddict, H5Events):  # lazy HDF5 data (internal basins)
             events = ddict  # type: ignore[assignment]
         else:
             for name, data in ddict.items():
