@@ -346,6 +346,8 @@ class HDF5Writer:
         else:
             attrs = {}
         if isinstance(table, Mapping):
+            if not table:
+                raise ValueError(f"Table '{name}' has no columns")
             columns = list(table.keys())
             arrays = [np.asarray(table[c]) for c in columns]
             lengths = {len(a) for a in arrays}
@@ -356,7 +358,11 @@ class HDF5Writer:
                                np.float64) for c, a in zip(columns, arrays)])
             rec = np.zeros(lengths.pop() if lengths else 0, dtype=dtype)
             for c, a in zip(columns, arrays):
-                rec[c] = a
+                try:
+                    rec[c] = a
+                except (TypeError, ValueError) as exc:
+                    raise ValueError(f"Table '{name}': column '{c}' is not "
+                                     f"numeric ({exc})") from exc
             table = rec
         table = np.asarray(table)
         if table.dtype.names is None:

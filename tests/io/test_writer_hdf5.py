@@ -606,3 +606,11 @@ def test_in_memory_file():
         hw.store_feature_chunk("deform", np.array([0.1, 0.2]))
     with h5py.File(buf, "r") as h5:
         np.testing.assert_array_equal(h5["events/deform"][:], [0.1, 0.2])
+
+
+def test_table_errors_name_table_and_column(tmp_path):
+    with HDF5Writer(tmp_path / "t.h5", mode="w") as hw:
+        with pytest.raises(ValueError, match="Table 'notes': column 'a'"):
+            hw.store_table("notes", {"a": ["x", "y"]})
+        with pytest.raises(ValueError, match="Table 'empty' has no columns"):
+            hw.store_table("empty", {})
