@@ -118,6 +118,9 @@ class RTDCWriter:
 
     def __del__(self) -> None:
         if not getattr(self, "_closed", True) and self._tmp_path is not None:
+            warnings.warn(f"RTDCWriter for '{self.path}' was never closed; its "
+                          f"data were discarded (use `with` or call close())",
+                          ResourceWarning, stacklevel=2)
             self._abort()
 
     def close(self) -> None:

@@ -48,3 +48,15 @@ def test_basinmap_missing_is_reported(tmp_path):
             assert "deform" not in ds
             with pytest.raises(BasinmapFeatureMissingError):
                 ds.basins[0].basinmap  # noqa: B018
+
+
+def test_unclosed_writer_warns_and_leaves_nothing(tmp_path):
+    import gc
+
+    path = tmp_path / "unclosed.rtdc"
+    hw = cytolab.RTDCWriter(path, mode="reset")
+    hw.store_feature("deform", [1.0])
+    with pytest.warns(ResourceWarning, match="never closed"):
+        del hw
+        gc.collect()
+    assert list(tmp_path.iterdir()) == []
