@@ -16,9 +16,6 @@ import h5py
 from ..errors import BasinUnavailableWarning
 from .writer import read_text_lines
 
-#: Basin types and formats cytolab knows (others are skipped).
-BASIN_TYPES = ("file", "internal", "remote")
-
 
 def read_basin_dicts(h5: h5py.Group) -> list[dict[str, Any]]:
     """Return the basin definitions stored in a file, in priority order.

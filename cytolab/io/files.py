@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import io
 import os
 import pathlib
 import uuid
@@ -264,10 +263,3 @@ def temporary_sibling(path: PathLike) -> pathlib.Path:
             continue
         os.close(fd)
         return name
-
-
-def bytes_source_name(obj: Any) -> str:
-    """A human-readable name for a file-like object (for error messages)."""
-    if isinstance(obj, io.BytesIO):
-        return "<in-memory file>"
-    return str(getattr(obj, "name", repr(obj)))

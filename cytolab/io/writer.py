@@ -415,6 +415,20 @@ class HDF5Writer:
         raise ValueError(f"All ten basin mappings (basinmap0-9) are used in "
                          f"'{self.h5.filename}'")
 
+    def store_internal_basin_data(self, data: Mapping[str, Any]) -> list[str]:
+        """Append feature data of an internal basin (group ``basin_events``).
+
+        Returns
+        -------
+        list of str
+            The sorted feature names.
+        """
+        for feat, values in data.items():
+            if not dfn_features.feature_exists(feat):
+                raise ValueError(f"Unknown feature '{feat}' in internal basin data")
+            self.store_feature_chunk(feat, values, group_name=INTERNAL_BASIN_GROUP)
+        return sorted(data)
+
     def store_basin(self, name: str, paths: Sequence[str | pathlib.Path] | None = None,
                     features: Sequence[str] | None = None,
                     description: str | None = None,
@@ -452,12 +466,9 @@ class HDF5Writer:
             if paths is not None or features is not None:
                 raise ValueError("For internal basins, `paths` and `features` "
                                  "must be None")
-            for feat, data in internal_data.items():
-                self.store_feature_chunk(feat, data,
-                                         group_name=INTERNAL_BASIN_GROUP)
             bdict.update(type="internal", format="h5dataset",
                          paths=[INTERNAL_BASIN_GROUP],
-                         features=sorted(internal_data))
+                         features=self.store_internal_basin_data(internal_data))
         else:
             if not paths:
                 raise ValueError("A file basin needs at least one path")

@@ -46,7 +46,6 @@ import math
 import numbers
 import os
 import pathlib
-import tempfile
 import warnings
 from collections.abc import Iterable, Iterator, Mapping, MutableMapping
 from typing import Any
@@ -55,6 +54,7 @@ import numpy as np
 
 from .. import definitions as dfn
 from ..errors import CytolabWarning, FileFormatError, UnknownConfigurationKeyWarning
+from ..io import atomic_path
 
 __all__ = [
     "Configuration",
@@ -436,17 +436,10 @@ class Configuration:
         filename
             Destination path; an existing file is replaced.
         """
-        path = pathlib.Path(filename)
         text = self.tostring()
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp",
-                                   dir=path.parent)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+        with atomic_path(filename) as tmp:
+            with open(tmp, "w", encoding="utf-8", newline="\n") as fh:
                 fh.write(text)
-            os.replace(tmp, path)
-        except BaseException:
-            pathlib.Path(tmp).unlink(missing_ok=True)
-            raise
 
     # --- comparison and display ----------------------------------------------------
     def __eq__(self, other: object) -> bool:

@@ -27,6 +27,7 @@ from .._version import __version__
 from ..errors import FeatureShapeError, UnknownConfigurationKeyWarning
 from ..io import (
     IMAGE_ATTRIBUTES,
+    INTERNAL_BASIN_GROUP,
     HDF5Writer,
     get_best_nd_chunks,
     get_measurement_identifier,
@@ -458,13 +459,10 @@ class RTDCWriter:
         if basin_type == "internal":
             if internal_data is None:
                 raise ValueError("Internal basins need `internal_data`")
-            for feat, data in internal_data.items():
-                if not dfn.feature_exists(feat):
-                    raise ValueError(f"Unknown feature '{feat}' in internal basin")
-                self._hw.store_feature_chunk(feat, data, group_name="basin_events")
-            bdict["paths"] = ["basin_events"]
+            stored = self._hw.store_internal_basin_data(internal_data)
+            bdict["paths"] = [INTERNAL_BASIN_GROUP]
             if basin_feats is None:
-                bdict["features"] = sorted(internal_data)
+                bdict["features"] = stored
         elif basin_type == "file":
             if basin_format != "hdf5":
                 raise ValueError(f"File basins must have format 'hdf5', "

@@ -24,6 +24,7 @@ from ...errors import (
 from ...io import (
     ChunkedEventArray,
     RaggedEventArray,
+    is_hdf5_file,
     md5_5m,
     open_h5,
     read_basin_dicts,
@@ -307,8 +308,6 @@ class RTDC_HDF5(RTDCBase):
     @staticmethod
     def can_open(h5path: str | os.PathLike) -> bool:
         """Whether `h5path` is an HDF5 file (whatever its extension)."""
-        from ...io import is_hdf5_file
-
         return is_hdf5_file(h5path)
 
     @staticmethod
