@@ -1,8 +1,10 @@
 """cytolab: single-cell imaging cytometry in one toolkit.
 
 Open a measurement with :func:`new_dataset`, write one with
-:class:`RTDCWriter`; feature and metadata definitions are in
-:mod:`cytolab.definitions` (alias :mod:`cytolab.dfn`).
+:class:`RTDCWriter`; gate it with ``ds.config["filtering"]``, ``ds.filter``
+and :class:`PolygonFilter`, summarize it with :mod:`cytolab.statistics`.
+Feature and metadata definitions are in :mod:`cytolab.definitions` (alias
+:mod:`cytolab.dfn`).
 
 Examples
 --------
@@ -15,12 +17,23 @@ import sys
 
 from . import definitions
 from ._version import __version__
-from .rtdc import Configuration, RTDCBase, RTDCWriter, new_dataset
+from .analysis import statistics
+from .rtdc import (
+    Configuration,
+    PolygonFilter,
+    RTDCBase,
+    RTDCWriter,
+    new_dataset,
+    register_temporary_feature,
+    set_temporary_feature,
+)
 
 dfn = definitions
 sys.modules[__name__ + ".dfn"] = definitions
+sys.modules[__name__ + ".statistics"] = statistics
 
 __all__ = [
-    "Configuration", "RTDCBase", "RTDCWriter", "__version__", "definitions",
-    "dfn", "new_dataset",
+    "Configuration", "PolygonFilter", "RTDCBase", "RTDCWriter", "__version__",
+    "definitions", "dfn", "new_dataset", "register_temporary_feature",
+    "set_temporary_feature", "statistics",
 ]

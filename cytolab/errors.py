@@ -34,6 +34,14 @@ class BasinIdentifierMismatchError(CytolabError):
     """A basin belongs to a different measurement than the referring dataset."""
 
 
+class ExternalDataForbiddenError(CytolabError):
+    """An HDF5 file refers to data outside itself where that is not allowed.
+
+    External links, virtual datasets and external raw files can expose data
+    the caller never meant to read (a concern for servers handling uploads).
+    """
+
+
 class CytolabWarning(UserWarning):
     """Base class of all warnings issued by cytolab."""
 

@@ -12,6 +12,15 @@ from .arrays import (
     get_mapping_indices,
 )
 from .basins import basin_priority_sorted_key, read_basin_dicts
+from .copier import (
+    ExternalDataForbiddenError,
+    assert_no_external,
+    check_external,
+    combine_h5files,
+    h5ds_copy,
+    is_properly_compressed,
+    rtdc_copy,
+)
 from .files import (
     atomic_path,
     decode_attr,
@@ -43,4 +52,6 @@ __all__ = [
     "md5_5m", "md5sum", "open_h5", "read_basin_dicts", "read_root_metadata",
     "read_text_lines", "set_default_filter_kwargs", "temporary_sibling",
     "write_text",
+    "ExternalDataForbiddenError", "assert_no_external", "check_external",
+    "combine_h5files", "h5ds_copy", "is_properly_compressed", "rtdc_copy",
 ]

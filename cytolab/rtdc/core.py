@@ -29,6 +29,8 @@ from ..io import get_measurement_identifier as _measurement_identifier
 from .ancillaries import AncillaryFeature
 from .basin import Basin, basins_from_dicts
 from .config import Configuration
+from .filter import Filter
+from .polygon_filter import PolygonFilter
 
 
 class RTDCBase(abc.ABC):
@@ -75,6 +77,7 @@ class RTDCBase(abc.ABC):
         self.time_offset: float = 0.0
         self._logs: Mapping[str, list[str]] = {}
         self._tables: Mapping[str, np.ndarray] = {}
+        self._filter: Filter | None = None
 
     # dunder methods
     def __repr__(self) -> str:
@@ -103,7 +106,7 @@ class RTDCBase(abc.ABC):
     def __getitem__(self, feat: str) -> Any:
         if feat in self._events:
             return self._events[feat]
-        if feat in self._usertemp:
+        if self._has_temporary(feat):
             return self._usertemp[feat]
         basin = self._find_basin(feat)
         if basin is not None:
@@ -120,7 +123,7 @@ class RTDCBase(abc.ABC):
 
     # feature lookup
     def _feature_available(self, feat: str, exclude: str | None = None) -> bool:
-        if feat in self._events or feat in self._usertemp:
+        if feat in self._events or self._has_temporary(feat):
             return True
         if feat in self._checking:  # avoid cycles between recipes
             return False
@@ -140,7 +143,7 @@ class RTDCBase(abc.ABC):
         """Cheap token that changes whenever the data of `feat` change."""
         if feat in self._events:
             return ("innate", feat)
-        if feat in self._usertemp:
+        if self._has_temporary(feat):
             return ("temp", feat, self._usertemp_version[feat])
         basin = self._find_basin(feat)
         if basin is not None:
@@ -149,6 +152,16 @@ class RTDCBase(abc.ABC):
         if recipe is not None:
             return ("anc", recipe.hash(self))
         return ("missing", feat)
+
+    def _has_temporary(self, feat: str) -> bool:
+        # deregistered temporary features are hidden, not deleted
+        return feat in self._usertemp and dfn.feature_exists(feat)
+
+    def _set_temporary(self, feat: str, data: np.ndarray) -> None:
+        """Store temporary feature data (see :mod:`cytolab.rtdc.temporary`)."""
+        data.flags.writeable = False
+        self._usertemp[feat] = data
+        self._usertemp_version[feat] = self._usertemp_version.get(feat, 0) + 1
 
     def _get_ancillary(self, recipe: AncillaryFeature) -> Any:
         key = recipe.hash(self)
@@ -192,7 +205,7 @@ class RTDCBase(abc.ABC):
     @property
     def features(self) -> list[str]:
         """All features available, sorted."""
-        feats = set(self._events) | set(self._usertemp)
+        feats = set(self._events) | set(self.features_temporary)
         feats |= set(self.features_ancillary) | set(self.features_basin)
         return sorted(feats)
 
@@ -221,10 +234,16 @@ class RTDCBase(abc.ABC):
     @property
     def features_loaded(self) -> list[str]:
         """Innate, temporary, computed and rapid ancillary features."""
-        feats = set(self._events) | set(self._usertemp) | set(self._ancillaries)
+        feats = set(self._events) | set(self.features_temporary)
+        feats |= set(self._ancillaries)
         feats |= {name for name, rcp in AncillaryFeature.available_features(self)
                   .items() if rcp.rapid}
         return sorted(feats)
+
+    @property
+    def features_temporary(self) -> list[str]:
+        """Temporary features set for this dataset (and still registered)."""
+        return sorted(f for f in self._usertemp if self._has_temporary(f))
 
     @property
     def features_scalar(self) -> list[str]:
@@ -268,6 +287,57 @@ class RTDCBase(abc.ABC):
         """
         return _measurement_identifier(self.config)
 
+    # filtering
+    @property
+    def filter(self) -> Filter:
+        """The event filters (created on first use; see :class:`Filter`)."""
+        if self._filter is None or len(self._filter) != len(self):
+            self._filter = Filter(self)
+        return self._filter
+
+    def apply_filter(self, force: list[str] | None = None) -> None:
+        """Recompute ``ds.filter`` after changes of ``config["filtering"]``.
+
+        Parameters
+        ----------
+        force
+            Features whose box filters are recomputed even if unchanged.
+        """
+        self.filter.update(self, force=force)
+
+    def reset_filter(self) -> None:
+        """Remove all filters (limits, polygons, manual exclusions)."""
+        self.config.reset_filtering()
+        self.filter.reset()
+        self.apply_filter()
+
+    def polygon_filter_add(self, filt: PolygonFilter | int) -> None:
+        """Add a polygon filter (instance or id) to ``polygon filters``.
+
+        Raises
+        ------
+        KeyError
+            If no polygon filter with this id exists.
+        """
+        pid = _polygon_filter_id(filt)
+        ids = list(self.config["filtering"].get("polygon filters", []))
+        if pid not in ids:
+            ids.append(pid)
+        self.config["filtering"]["polygon filters"] = ids
+
+    def polygon_filter_rm(self, filt: PolygonFilter | int) -> None:
+        """Remove a polygon filter (instance or id) from ``polygon filters``."""
+        pid = filt.unique_id if isinstance(filt, PolygonFilter) else int(filt)
+        ids = [i for i in self.config["filtering"].get("polygon filters", [])
+               if int(i) != pid]
+        self.config["filtering"]["polygon filters"] = ids
+
+    @property
+    def export(self) -> Any:
+        """Export the (filtered) events: ``ds.export.hdf5/tsv/fcs/avi``."""
+        from .export import Export
+        return Export(self)
+
     # basins
     def basins_get_dicts(self) -> list[dict[str, Any]]:
         """Basin definitions of this dataset (subclasses override)."""
@@ -296,3 +366,10 @@ class RTDCBase(abc.ABC):
         for basin in self.basins:
             if basin.is_available():
                 basin.ds  # noqa: B018  (opens the basin dataset)
+
+
+def _polygon_filter_id(filt: PolygonFilter | int) -> int:
+    pid = filt.unique_id if isinstance(filt, PolygonFilter) else int(filt)
+    if not PolygonFilter.unique_id_exists(pid):
+        raise KeyError(f"Polygon filter {pid} does not exist")
+    return pid

@@ -13,7 +13,7 @@ import h5py
 from ..errors import FileFormatError
 from ..io import is_hdf5_file
 from .core import RTDCBase
-from .formats import RTDC_HDF5, RTDC_Dict
+from .formats import RTDC_HDF5, RTDC_Dict, RTDC_Hierarchy
 
 _URL = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 _DCOR_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -56,12 +56,6 @@ def new_dataset(data: Any, identifier: str | None = None, **kwargs: Any) -> RTDC
     if isinstance(data, Mapping):
         return RTDC_Dict(data, identifier=identifier, **kwargs)
     if isinstance(data, RTDCBase):
-        try:
-            from .formats.hierarchy import RTDC_Hierarchy  # type: ignore
-        except ImportError as exc:
-            raise NotImplementedError(
-                "Hierarchy children (new_dataset of a dataset) are not "
-                "available in this version of cytolab") from exc
         return RTDC_Hierarchy(data, identifier=identifier, **kwargs)
     if isinstance(data, io.IOBase) or hasattr(data, "read"):
         return RTDC_HDF5(data, identifier=identifier, **kwargs)

@@ -464,6 +464,34 @@ class PolygonFilter:
             fobj.close()  # type: ignore[union-attr]
 
     @staticmethod
+    def from_online_filter(config: Any) -> list[PolygonFilter]:
+        """Create (and register) a filter for every online polygon gate.
+
+        Acquisition software stores the polygon gates applied during a
+        measurement as ``online_filter:<x>,<y> polygon points``; this turns
+        them into polygon filters that can be applied offline.
+
+        Parameters
+        ----------
+        config : Configuration or mapping
+            Metadata of a dataset (``ds.config``).
+
+        Returns
+        -------
+        list of PolygonFilter
+            One filter per gate, named ``"online gate <x>,<y>"``.
+        """
+        section = config.get("online_filter", {}) if hasattr(config, "get") else {}
+        filters = []
+        for key in sorted(section):
+            if key.endswith(" polygon points"):
+                axes = key[:-len(" polygon points")].split(",")
+                filters.append(PolygonFilter(
+                    axes=axes, points=np.asarray(section[key], dtype=float),
+                    name=f"online gate {','.join(axes)}"))
+        return filters
+
+    @staticmethod
     def import_all(path: str | pathlib.Path) -> list[PolygonFilter]:
         """Create (and register) a filter for every polygon in a file.
 

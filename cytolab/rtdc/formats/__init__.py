@@ -5,11 +5,13 @@ subclass and one line in :data:`FORMATS`.
 """
 from .dict import RTDC_Dict
 from .hdf5 import RTDC_HDF5
+from .hierarchy import RTDC_Hierarchy
 
 #: format name -> dataset class
 FORMATS = {
     "dict": RTDC_Dict,
     "hdf5": RTDC_HDF5,
+    "hierarchy": RTDC_Hierarchy,
 }
 
-__all__ = ["FORMATS", "RTDC_Dict", "RTDC_HDF5"]
+__all__ = ["FORMATS", "RTDC_Dict", "RTDC_HDF5", "RTDC_Hierarchy"]

@@ -67,7 +67,20 @@ class H5Events(collections.abc.Mapping):
         self._cache: dict[str, Any] = {}
         names = [n for n in group.keys() if n not in ignore]
         self.length = self._infer_length(names) if length is None else length
-        self._names = sorted(n for n in names if self._usable(n))
+        # Names that are not (yet) known features: temporary and plugin
+        # features become readable when registered, before or after opening.
+        self._pending = sorted(n for n in names if not dfn.feature_exists(n))
+        for name in self._pending:
+            warnings.warn(f"Ignoring unknown feature '{name}' in '{self.path}' "
+                          f"(register it as a temporary or plugin feature to "
+                          f"use it)", UnknownFeatureWarning, stacklevel=3)
+        self._known = sorted(n for n in names if n not in self._pending
+                             and self._usable(n))
+        self._checked: dict[str, bool] = {}
+
+    @property
+    def _names(self) -> list[str]:
+        return sorted(n for n in self._known + self._pending if n in self)
 
     def _item_length(self, name: str) -> int | None:
         obj = self.group[name]
@@ -92,10 +105,6 @@ class H5Events(collections.abc.Mapping):
         return int(values[np.argmax(counts)])
 
     def _usable(self, name: str) -> bool:
-        if not dfn.feature_exists(name):
-            warnings.warn(f"Ignoring unknown feature '{name}' in '{self.path}'",
-                          UnknownFeatureWarning, stacklevel=4)
-            return False
         obj = self.group[name]
         if isinstance(obj, h5py.Dataset) and obj.ndim != 1 \
                 and dfn.scalar_feature_exists(name) or \
@@ -130,7 +139,7 @@ class H5Events(collections.abc.Mapping):
 
     def __getitem__(self, name: str) -> Any:
         if name not in self._cache:
-            if name not in self._names:
+            if name not in self:
                 raise KeyError(name)
             self._cache[name] = self._load(name)
         return self._cache[name]
@@ -142,7 +151,13 @@ class H5Events(collections.abc.Mapping):
         return len(self._names)
 
     def __contains__(self, name: object) -> bool:
-        return name in self._names
+        if not isinstance(name, str) or not dfn.feature_exists(name):
+            return False
+        if name in self._pending:
+            if name not in self._checked:
+                self._checked[name] = self._usable(name)
+            return self._checked[name]
+        return name in self._known
 
     def _load(self, name: str) -> Any:
         obj = self.group[name]

@@ -1,0 +1,102 @@
+"""Stream the input features of a recipe through a kernel in chunks of events.
+
+Recipes that need images, masks or contours must not load a whole file:
+:func:`compute_in_chunks` reads a few thousand events at a time, hands them
+to a pure kernel from :mod:`cytolab.features` and fills preallocated output
+arrays, so peak memory depends on the chunk size only.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from tqdm.auto import tqdm
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ..core import RTDCBase
+
+#: Approximate number of bytes of input read per chunk.
+CHUNK_BYTES = 64 * 1024**2
+
+
+def chunk_size_for(ds: RTDCBase, features: Sequence[str]) -> int:
+    """Events per chunk so that one chunk of `features` is about CHUNK_BYTES."""
+    per_event = 8
+    for feat in features:
+        if feat in ("image", "image_bg", "mask"):
+            shape = ds.config["imaging"]
+            try:
+                per_event += int(shape["roi size x"]) * int(shape["roi size y"])
+            except (KeyError, TypeError, ValueError):
+                per_event += 80 * 400
+        elif feat == "contour":
+            per_event += 1600
+        else:
+            per_event += 8
+    return max(100, CHUNK_BYTES // per_event)
+
+
+def iter_event_chunks(ds: RTDCBase, features: Sequence[str],
+                      chunk_size: int | None = None, progress: str | None = None,
+                      ) -> Iterator[tuple[slice, dict[str, Any]]]:
+    """Yield ``(slice, {feature: data of the events in the slice})``.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    features
+        Features to read (scalar features as arrays, images and masks as
+        ``(n, H, W)`` arrays, contours as lists of ``(m, 2)`` arrays).
+    chunk_size
+        Events per chunk; chosen from the data size when None.
+    progress
+        Description of a progress bar (shown on terminals for long work).
+    """
+    size = chunk_size or chunk_size_for(ds, features)
+    total = len(ds)
+    starts = range(0, total, size)
+    if progress is not None and len(starts) > 1:
+        starts = tqdm(starts, desc=progress, unit="chunk", leave=False)
+    for start in starts:
+        sl = slice(start, min(start + size, total))
+        yield sl, {feat: ds[feat][sl] for feat in features}
+
+
+def compute_in_chunks(ds: RTDCBase, features: Sequence[str],
+                      kernel: Callable[..., dict[str, np.ndarray]],
+                      outputs: Sequence[str], chunk_size: int | None = None,
+                      dtype: Any = np.float64, **kwargs: Any,
+                      ) -> dict[str, np.ndarray]:
+    """Run ``kernel(*chunk_data, **kwargs)`` over chunks and collect its results.
+
+    Parameters
+    ----------
+    ds
+        The dataset.
+    features
+        Input features, passed positionally to `kernel` in this order.
+    kernel
+        Function returning a dict of output name to per-event arrays.
+    outputs
+        Names of the outputs to collect (all must be returned by `kernel`).
+    chunk_size
+        Events per chunk; chosen from the data size when None.
+    dtype
+        Data type of the output arrays.
+    **kwargs
+        Passed to `kernel`.
+
+    Returns
+    -------
+    dict
+        Output name to array of ``len(ds)`` values.
+    """
+    out = {name: np.empty(len(ds), dtype=dtype) for name in outputs}
+    desc = f"computing {', '.join(outputs)}"
+    for sl, data in iter_event_chunks(ds, features, chunk_size, progress=desc):
+        result = kernel(*(data[f] for f in features), **kwargs)
+        for name in outputs:
+            out[name][sl] = result[name]
+    return out
