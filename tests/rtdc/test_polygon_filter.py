@@ -2,9 +2,12 @@
 from __future__ import annotations
 
 import pathlib
+from fractions import Fraction
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from cytolab.rtdc.polygon_filter import (
     PolygonFilter,
@@ -370,3 +373,31 @@ def test_filter_on_real_data_example(example_poly):
     cx, cy = pf.points.mean(axis=0)
     res = pf.filter([cx, 0.0, 500.0], [cy, 0.0, 0.5])
     assert res.tolist() == [True, False, False]
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    poly=st.lists(st.tuples(st.integers(-20, 20), st.integers(-20, 20)),
+                  min_size=3, max_size=12),
+    pts=st.lists(st.tuples(st.integers(-25, 25), st.integers(-25, 25)),
+                 min_size=1, max_size=30),
+)
+def test_point_in_poly_property_random_polygons(poly, pts):
+    """Random (possibly self-intersecting) polygons on an integer grid, so
+    that many points fall exactly on edges and vertices."""
+    got = point_in_poly(np.array(pts, dtype=float), np.array(poly, dtype=float))
+    ref = np.array([_reference_ray_cast(px, py, poly) for px, py in pts])
+    assert np.array_equal(got, ref)
+
+
+def _reference_ray_cast(px: int, py: int, poly: list) -> bool:
+    """Exact (rational) even-odd ray casting with the documented convention:
+    an edge counts when py is in [min(y0, y1), max(y0, y1)) and the edge
+    crosses the ray strictly right of the point."""
+    inside = False
+    for (x0, y0), (x1, y1) in zip(poly, poly[1:] + poly[:1]):
+        if min(y0, y1) <= py < max(y0, y1):
+            xint = x0 + Fraction(py - y0) * (x1 - x0) / (y1 - y0)
+            if xint > px:
+                inside = not inside
+    return inside

@@ -66,10 +66,13 @@ class H5Events(collections.abc.Mapping):
         self.path = path
         self._cache: dict[str, Any] = {}
         names = [n for n in group.keys() if n not in ignore]
-        self.length = self._infer_length(names) if length is None else length
         # Names that are not (yet) known features: temporary and plugin
         # features become readable when registered, before or after opening.
         self._pending = sorted(n for n in names if not dfn.feature_exists(n))
+        if length is None:
+            known = [n for n in names if n not in self._pending]
+            length = self._infer_length(known or names)
+        self.length = length
         for name in self._pending:
             warnings.warn(f"Ignoring unknown feature '{name}' in '{self.path}' "
                           f"(register it as a temporary or plugin feature to "

@@ -177,8 +177,6 @@ class RTDC_Hierarchy(RTDCBase):
         full = np.full((len(self.hparent),) + data.shape[1:], np.nan,
                        dtype=np.result_type(data.dtype, np.float64)
                        if data.dtype.kind in "biuf" else data.dtype)
-        if self.hparent._has_temporary(feat):
-            full[:] = self.hparent[feat]
         full[self._indices] = data
         self.hparent._set_temporary(feat, full)
 
