@@ -85,8 +85,8 @@ def point_in_poly(points: npt.ArrayLike, polygon: npt.ArrayLike) -> np.ndarray:
     ``[min(y0, y1), max(y0, y1))`` and the edge is strictly to the right of
     the point. Points with a NaN coordinate are outside.
 
-    The loop runs over the polygon's edges; every step is a numpy operation
-    on all points still inside the polygon's bounding box.
+    The loop runs over the polygon's edges; every step is an in-place numpy
+    operation on all points inside the polygon's bounding box.
 
     Examples
     --------
@@ -116,6 +116,11 @@ def point_in_poly(points: npt.ArrayLike, polygon: npt.ArrayLike) -> np.ndarray:
     bx = x[idx]
     by = y[idx]
     inside = np.zeros(idx.size, dtype=bool)
+    # preallocated work arrays: full in-place passes are faster than
+    # selecting the points of each edge's y range
+    xcross = np.empty(idx.size)
+    hit = np.empty(idx.size, dtype=bool)
+    tmp = np.empty(idx.size, dtype=bool)
 
     x0 = poly[:, 0]
     y0 = poly[:, 1]
@@ -127,14 +132,17 @@ def point_in_poly(points: npt.ArrayLike, polygon: npt.ArrayLike) -> np.ndarray:
             continue
         if ya > yb:
             xa, ya, xb, yb = xb, yb, xa, ya
-        # edge spans [ya, yb) in y
-        sel = np.flatnonzero((by >= ya) & (by < yb))
-        if sel.size == 0:
-            continue
-        # x of the edge at the points' y; crossed if strictly right of point
-        xcross = xa + (by[sel] - ya) * ((xb - xa) / (yb - ya))
-        hit = sel[xcross > bx[sel]]
-        inside[hit] = ~inside[hit]
+        # the edge spans [ya, yb) in y ...
+        np.greater_equal(by, ya, out=hit)
+        np.less(by, yb, out=tmp)
+        hit &= tmp
+        # ... and is crossed if its x at the points' y is right of the point
+        np.subtract(by, ya, out=xcross)
+        xcross *= (xb - xa) / (yb - ya)
+        xcross += xa
+        np.greater(xcross, bx, out=tmp)
+        hit &= tmp
+        inside ^= hit
     result[idx] = inside
     if single:
         return result.reshape(())
