@@ -23,6 +23,7 @@ from .rtdc import (
     PolygonFilter,
     RTDCBase,
     RTDCWriter,
+    load_plugin_feature,
     new_dataset,
     register_temporary_feature,
     set_temporary_feature,
@@ -34,6 +35,6 @@ sys.modules[__name__ + ".statistics"] = statistics
 
 __all__ = [
     "Configuration", "PolygonFilter", "RTDCBase", "RTDCWriter", "__version__",
-    "definitions", "dfn", "new_dataset", "register_temporary_feature",
-    "set_temporary_feature", "statistics",
+    "definitions", "dfn", "load_plugin_feature", "new_dataset",
+    "register_temporary_feature", "set_temporary_feature", "statistics",
 ]

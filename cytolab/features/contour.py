@@ -139,7 +139,7 @@ class LazyContour:
     >>> masks[:, 2:4, 2:6] = True
     >>> lc = LazyContour(masks)
     >>> len(lc), lc[0].shape, len(lc[1:])
-    (3, (10, 2), 2)
+    (3, (8, 2), 2)
     """
 
     def __init__(self, masks: Any, max_cached: int = MAX_CACHED_CONTOURS) -> None:

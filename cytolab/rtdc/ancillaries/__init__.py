@@ -7,6 +7,8 @@ from . import (
     basic,  # noqa: F401  (registers the recipes)
     bright,  # noqa: F401
     fl_crosstalk,  # noqa: F401
+    ml,  # noqa: F401
+    shape,  # noqa: F401
     texture,  # noqa: F401
 )
 from .engine import AncillaryFeature
