@@ -15,8 +15,8 @@ import pathlib
 from collections.abc import Iterator
 
 import numpy as np
-from tqdm.auto import tqdm
 
+from .._progress import progress_bar
 from ..rtdc.writer import RTDCWriter
 
 #: Scalar features written by :func:`simulate_rtdc` (20 of them).
@@ -212,8 +212,8 @@ def simulate_rtdc(path: str | os.PathLike, num_events: int = 1000,
            DEFAULT_METADATA["imaging"]["roi size x"])
     pixel_size = DEFAULT_METADATA["imaging"]["pixel size"]
     step = max(1, chunk_size // 20) if images else max(1, chunk_size)
-    bar = tqdm(total=num_events, unit="ev", desc="simulating", leave=False,
-               disable=(not _on_terminal()) if progress is None else not progress)
+    bar = progress_bar(total=num_events, unit="ev", desc="simulating",
+                       show=progress)
     with RTDCWriter(path, mode="reset") as hw, bar:
         hw.store_metadata(DEFAULT_METADATA)
         first_frame = 0
@@ -229,9 +229,3 @@ def simulate_rtdc(path: str | os.PathLike, num_events: int = 1000,
                     hw.store_feature(name, data)
             bar.update(count)
     return path
-
-
-def _on_terminal() -> bool:
-    import sys
-
-    return sys.stderr.isatty()

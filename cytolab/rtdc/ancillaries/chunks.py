@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from tqdm.auto import tqdm
+
+from ..._progress import progress_bar
 
 if TYPE_CHECKING:  # pragma: no cover
     from ..core import RTDCBase
@@ -58,7 +59,7 @@ def iter_event_chunks(ds: RTDCBase, features: Sequence[str],
     total = len(ds)
     starts = range(0, total, size)
     if progress is not None and len(starts) > 1:
-        starts = tqdm(starts, desc=progress, unit="chunk", leave=False)
+        starts = progress_bar(starts, desc=progress, unit="chunk")
     for start in starts:
         sl = slice(start, min(start + size, total))
         yield sl, {feat: ds[feat][sl] for feat in features}
