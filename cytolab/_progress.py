@@ -33,8 +33,8 @@ def progress_bar(iterable: Iterable[Any] | None = None, *, total: int | None = N
     --------
     >>> with progress_bar(total=3, desc="work", show=False) as bar:
     ...     _ = bar.update(3)
-    >>> bar.n
-    3
+    >>> bar.disable  # not shown: asked to stay quiet
+    True
     """
     if show is None:
         show = sys.stderr.isatty()
