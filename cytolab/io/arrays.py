@@ -218,7 +218,9 @@ class ChunkedEventArray(EventArray):
             # __array__ (and converting them would read everything)
             uniq, inverse = np.unique(indices, return_inverse=True)
             data = self._read(uniq)[inverse]
-        return self._convert(np.array(data))
+        if not data.flags.owndata:  # a view of caller data: do not freeze it
+            data = data.copy()
+        return self._convert(data)
 
     def _read(self, selection: Any) -> np.ndarray:
         try:
