@@ -76,6 +76,26 @@ def report(operation: str, events: int, seconds: float, peak_mb: float) -> None:
                       "peak_mb": round(peak_mb, 1)}), flush=True)
 
 
+def bench_kernels(path: pathlib.Path, num: int, repeat: int) -> None:
+    """Time the kernels on chunks of events held in memory."""
+    with cytolab.new_dataset(path) as ds:
+        chunks = [(np.asarray(ds["mask"][sl]), np.asarray(ds["image"][sl]),
+                   np.asarray(ds["image_bg"][sl]))
+                  for sl in (slice(s, s + KERNEL_CHUNK)
+                             for s in range(0, num, KERNEL_CHUNK))]
+    kernels = {
+        "kernel:bright_avg+bright_sd":
+            lambda: [bright_features(m, i) for m, i, _ in chunks],
+        "kernel:bright_bc_avg+sd+perc_10+perc_90":
+            lambda: [bright_bc_features(m, i, b) for m, i, b in chunks],
+        "kernel:tex_* (22 features)":
+            lambda: [texture_features(m, i, b) for m, i, b in chunks],
+    }
+    for name, func in kernels.items():
+        runs = [measure(func) for _ in range(repeat)]
+        report(name, num, min(r[0] for r in runs), max(r[1] for r in runs))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=20_000)
@@ -88,23 +108,7 @@ def main() -> None:
         write_image_file(path, num)
 
         # kernels alone, on chunks already in memory (time excludes reading)
-        with cytolab.new_dataset(path) as ds:
-            chunks = [(np.asarray(ds["mask"][sl]), np.asarray(ds["image"][sl]),
-                       np.asarray(ds["image_bg"][sl]))
-                      for sl in (slice(s, s + KERNEL_CHUNK)
-                                 for s in range(0, num, KERNEL_CHUNK))]
-        kernels = {
-            "kernel:bright_avg+bright_sd":
-                lambda: [bright_features(m, i) for m, i, _ in chunks],
-            "kernel:bright_bc_avg+sd+perc_10+perc_90":
-                lambda: [bright_bc_features(m, i, b) for m, i, b in chunks],
-            "kernel:tex_* (22 features)":
-                lambda: [texture_features(m, i, b) for m, i, b in chunks],
-        }
-        for name, func in kernels.items():
-            runs = [measure(func) for _ in range(args.repeat)]
-            report(name, num, min(r[0] for r in runs), max(r[1] for r in runs))
-        del chunks
+        bench_kernels(path, num, args.repeat)
 
         # through the dataset: read + decompress + compute, streamed
         features = {

@@ -103,8 +103,8 @@ def correct_crosstalk(fl1: Any, fl2: Any, fl3: Any, fl_channel: int,
     >>> correct_crosstalk(100.0, 10.0, 0.0, fl_channel=1, ct12=0.1)
     100.0
     """
-    if (isinstance(fl_channel, bool) or not isinstance(fl_channel, numbers.Integral)
-            or int(fl_channel) not in (1, 2, 3)):
+    if (isinstance(fl_channel, bool) or not isinstance(fl_channel, numbers.Real)
+            or fl_channel not in (1, 2, 3)):
         raise ValueError(f"fl_channel must be 1, 2 or 3, got {fl_channel!r}")
     comp = get_compensation_matrix(ct21=ct21, ct31=ct31, ct12=ct12, ct32=ct32,
                                    ct13=ct13, ct23=ct23)

@@ -106,10 +106,7 @@ def _pack(contours: Any) -> _Packed:
     """Concatenate one contour or a sequence of contours."""
     if _is_single(contours):
         items = [_as_contour(contours)]
-    elif isinstance(contours, np.ndarray) and contours.ndim == 3 \
-            and contours.shape[2] == 2:
-        items = list(contours)  # (K, J, 2): K contours of J points
-    else:
+    else:  # a sequence, or a (K, J, 2) array of K contours of J points
         items = [_as_contour(cc, ii) for ii, cc in enumerate(contours)]
     counts = np.fromiter((len(cc) for cc in items), dtype=np.int64,
                          count=len(items))
@@ -144,12 +141,14 @@ def _neighbours(packed: _Packed) -> np.ndarray:
     return prev
 
 
-def _polygon_sums(packed: _Packed, perimeter: bool = True) -> dict[str, Any]:
+def _polygon_sums(packed: _Packed, perimeter: bool = True, bbox: bool = True
+                  ) -> dict[str, Any]:
     """Green's-theorem sums of each closed polygon, relative to its first point.
 
     Returns the doubled signed area ``a00``, the sums ``a10, a01, a20, a11,
     a02`` (OpenCV notation, not yet normalised), the origin ``x0, y0`` the
-    coordinates were taken relative to, the perimeter and the bounding box.
+    coordinates were taken relative to and, if requested, the perimeter and
+    the bounding box (``xmin, xmax, ymin, ymax``).
     """
     n = len(packed)
     nonempty = packed.counts > 0
@@ -157,38 +156,43 @@ def _polygon_sums(packed: _Packed, perimeter: bool = True) -> dict[str, Any]:
     origin = np.zeros((n, 2), dtype=pts.dtype)
     origin[nonempty] = pts[packed.starts[nonempty]]
     rel = pts - np.repeat(origin, packed.counts, axis=0)
-    xmin = _reduce(np.minimum, pts[:, 0], packed)
-    xmax = _reduce(np.maximum, pts[:, 0], packed)
-    ymin = _reduce(np.minimum, pts[:, 1], packed)
-    ymax = _reduce(np.maximum, pts[:, 1], packed)
-    if rel.dtype.kind == "i" and n and \
-            max(int((xmax - xmin).max()), int((ymax - ymin).max())) \
-            > _MAX_EXACT_EXTENT:
+    out: dict[str, Any] = {"x0": origin[:, 0], "y0": origin[:, 1]}
+    if bbox:
+        out["xmin"] = _reduce(np.minimum, pts[:, 0], packed)
+        out["xmax"] = _reduce(np.maximum, pts[:, 0], packed)
+        out["ymin"] = _reduce(np.minimum, pts[:, 1], packed)
+        out["ymax"] = _reduce(np.maximum, pts[:, 1], packed)
+    if rel.dtype.kind == "i" and rel.size and \
+            int(np.abs(rel).max()) > _MAX_EXACT_EXTENT:
         rel = rel.astype(np.float64)
     x = rel[:, 0]
     y = rel[:, 1]
     prev = _neighbours(packed)
     xp = x[prev]
     yp = y[prev]
-    dxy = xp * y - x * yp
+    dxy = xp * y
+    dxy -= x * yp
     sx = xp + x
     sy = yp + y
-    out = {
-        "a00": _reduce(np.add, dxy, packed),
-        "a10": _reduce(np.add, dxy * sx, packed),
-        "a01": _reduce(np.add, dxy * sy, packed),
-        "a20": _reduce(np.add, dxy * (xp * sx + x * x), packed),
-        "a11": _reduce(np.add, dxy * (xp * (sy + yp) + x * (sy + y)), packed),
-        "a02": _reduce(np.add, dxy * (yp * sy + y * y), packed),
-        "x0": origin[:, 0], "y0": origin[:, 1],
-        "xmin": xmin, "xmax": xmax, "ymin": ymin, "ymax": ymax,
-    }
+    xx = x * x
+    yy = y * y
+    out["a00"] = _reduce(np.add, dxy, packed)
+    out["a10"] = _reduce(np.add, dxy * sx, packed)
+    out["a01"] = _reduce(np.add, dxy * sy, packed)
+    # x_p (x_p + x) + x**2 = x_p**2 + x_p x + x**2, and alike
+    out["a20"] = _reduce(np.add, dxy * (xp * sx + xx), packed)
+    out["a02"] = _reduce(np.add, dxy * (yp * sy + yy), packed)
+    # x_p (2 y_p + y) + x (y_p + 2 y) = 2 (x_p y_p + x y) + x_p y + x y_p
+    out["a11"] = _reduce(np.add, dxy * (2 * (xp * yp + x * y) + xp * y + x * yp),
+                         packed)
     if perimeter:
         # segment lengths rounded to single precision, as OpenCV's
         # arcLength does (the reference tools use it): matches their
         # perimeters to the last digit instead of to 2e-8
-        seg = np.hypot(x - xp, y - yp).astype(np.float32).astype(np.float64)
-        out["perimeter"] = _reduce(np.add, seg, packed)
+        dx = x - xp
+        dy = y - yp
+        seg = np.sqrt(dx * dx + dy * dy).astype(np.float32)
+        out["perimeter"] = _reduce(np.add, seg.astype(np.float64), packed)
     return out
 
 
@@ -265,24 +269,29 @@ def _hull_indices(packed: _Packed) -> _Packed:
     pts = packed.pts
     if pts.dtype.kind == "i":
         pts32 = pts.astype(np.int32)
-        finite = np.ones(len(packed), dtype=bool)
+        usable = packed.counts >= 3
     else:
         pts32 = pts.astype(np.float32)
         finite = _reduce(np.logical_and, np.isfinite(pts).all(axis=1), packed,
                          empty=False)
-    chunks = []
-    counts = np.zeros(len(packed), dtype=np.int64)
+        usable = (packed.counts >= 3) & finite
+    which = np.flatnonzero(usable)
+    starts = packed.starts[which]
+    ends = starts + packed.counts[which]
     convex_hull = cv2.convexHull
-    for ii in np.flatnonzero((packed.counts >= 3) & finite):
-        start = packed.starts[ii]
-        idx = convex_hull(pts32[start:start + packed.counts[ii]],
-                          returnPoints=False)
-        chunks.append(idx.ravel() + start)
-        counts[ii] = len(idx)
-    starts = np.zeros(len(packed), dtype=np.int64)
-    np.cumsum(counts[:-1], out=starts[1:])
-    index = np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int64)
-    return _Packed(index, starts, counts)
+    hulls = [convex_hull(pts32[a:b], returnPoints=False)
+             for a, b in zip(starts.tolist(), ends.tolist())]
+    counts = np.zeros(len(packed), dtype=np.int64)
+    counts[which] = np.fromiter(map(len, hulls), dtype=np.int64,
+                                count=len(hulls))
+    if hulls:
+        index = np.concatenate(hulls).ravel().astype(np.int64)
+        index += np.repeat(starts, counts[which])
+    else:
+        index = np.zeros(0, dtype=np.int64)
+    hstarts = np.zeros(len(packed), dtype=np.int64)
+    np.cumsum(counts[:-1], out=hstarts[1:])
+    return _Packed(index, hstarts, counts)
 
 
 def convex_hulls(contours: np.ndarray | Iterable[np.ndarray]
@@ -429,12 +438,15 @@ def moments_features(contours: np.ndarray | Iterable[np.ndarray],
                 f"{sorted(set(wanted) & set(PIXEL_SIZE_FEATURES))}")
     packed = _pack(contours)
     counts = packed.counts
-    sums = _polygon_sums(packed)
+    need_per = bool({"deform_raw", "per_ratio", "per_um_raw"} & set(wanted))
+    need_box = bool({"size_x", "size_y"} & set(wanted))
+    sums = _polygon_sums(packed, perimeter=need_per, bbox=need_box)
     mom = _moments_from_sums(sums, counts)
     out: dict[str, np.ndarray] = {}
     with np.errstate(divide="ignore", invalid="ignore"):
         area = mom["m00"]
-        per = np.where(np.isfinite(area), sums["perimeter"], np.nan)
+        per = np.where(np.isfinite(area), sums["perimeter"], np.nan) \
+            if need_per else None
         lmax, lmin = _principal(mom)
         calc = {
             "area_msd": lambda: area,
@@ -457,16 +469,16 @@ def moments_features(contours: np.ndarray | Iterable[np.ndarray],
                 out[name] = np.asarray(calc[name](), dtype=np.float64)
         if set(wanted) & set(_HULL_FEATURES):
             hulls = _hull_points(packed, _hull_indices(packed))
-            hsums = _polygon_sums(hulls)
+            hsums = _polygon_sums(hulls, bbox=False, perimeter=bool(
+                {"circ", "deform", "per_ratio"} & set(wanted)))
             hmom = _moments_from_sums(hsums, hulls.counts)
             harea = np.where(np.isfinite(area), hmom["m00"], np.nan)
-            hper = hsums["perimeter"]
-            circ = 2 * np.sqrt(np.pi * harea) / hper
+            hper = hsums.get("perimeter")
             hcalc = {
                 "area_cvx": lambda: harea,
                 "area_um": lambda: harea * pix**2,
-                "circ": lambda: circ,
-                "deform": lambda: 1 - circ,
+                "circ": lambda: 2 * np.sqrt(np.pi * harea) / hper,
+                "deform": lambda: 1 - 2 * np.sqrt(np.pi * harea) / hper,
                 "per_ratio": lambda: per / hper,
                 "pos_x": lambda: hmom["cx"] * pix,
                 "pos_y": lambda: hmom["cy"] * pix,

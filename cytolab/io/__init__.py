@@ -21,6 +21,7 @@ from .copier import (
     is_properly_compressed,
     rtdc_copy,
 )
+from .fcs import write_fcs
 from .files import (
     atomic_path,
     decode_attr,
@@ -54,4 +55,5 @@ __all__ = [
     "write_text",
     "ExternalDataForbiddenError", "assert_no_external", "check_external",
     "combine_h5files", "h5ds_copy", "is_properly_compressed", "rtdc_copy",
+    "write_fcs",
 ]
