@@ -765,7 +765,7 @@ def test_error_midway_leaves_nothing(rich, tmp_path, monkeypatch):
     def fail_rows(*args, **kwargs):
         raise RuntimeError("disk on fire")
 
-    monkeypatch.setattr(export_mod, "_write_tsv_rows", fail_rows)
+    monkeypatch.setattr(export_mod, "write_tsv_rows", fail_rows)
     with pytest.raises(RuntimeError):
         ds.export.tsv(tmp_path / "broken", ["deform"])
     out_dir = tmp_path / "out"
