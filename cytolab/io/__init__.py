@@ -33,6 +33,7 @@ from .files import (
     read_root_metadata,
     temporary_sibling,
 )
+from .tsv import write_tsv_rows
 from .writer import (
     CHUNK_SIZE_BYTES,
     IMAGE_ATTRIBUTES,
@@ -56,4 +57,5 @@ __all__ = [
     "ExternalDataForbiddenError", "assert_no_external", "check_external",
     "combine_h5files", "h5ds_copy", "is_properly_compressed", "rtdc_copy",
     "write_fcs",
+    "write_tsv_rows",
 ]
