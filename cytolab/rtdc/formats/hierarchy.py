@@ -135,9 +135,10 @@ class RTDC_Hierarchy(RTDCBase):
         parent = self.hparent
         indices = np.flatnonzero(parent.filter.all)
         changed = not np.array_equal(indices, self._indices)
-        filtering = self.config["filtering"].copy()
-        self.config = parent.config.copy()
-        self.config["filtering"] = filtering
+        # update in place: references to `self.config` stay valid
+        for section in parent.config.keys():
+            if section != "filtering":
+                self.config[section] = parent.config[section].copy()
         self.config["filtering"]["hierarchy parent"] = parent.identifier
         if changed:
             # keep the manual exclusions of the events still present
