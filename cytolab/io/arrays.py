@@ -152,6 +152,9 @@ class ChunkedEventArray(EventArray):
     chunk_size
         Events per cached block; defaults to the HDF5 chunk size along the
         event axis.
+    length
+        Number of events to show (fewer than stored, e.g. when a file has
+        longer features than events); defaults to all.
 
     Examples
     --------
@@ -164,11 +167,13 @@ class ChunkedEventArray(EventArray):
     """
 
     def __init__(self, h5ds: Any, boolean: bool = False, cache_chunks: int = 2,
-                 chunk_size: int | None = None) -> None:
+                 chunk_size: int | None = None, length: int | None = None
+                 ) -> None:
         self.h5ds = h5ds
         self.boolean = boolean
-        self._length = int(h5ds.shape[0])
-        self.shape = tuple(h5ds.shape)
+        stored = int(h5ds.shape[0])
+        self._length = stored if length is None else min(int(length), stored)
+        self.shape = (self._length,) + tuple(h5ds.shape[1:])
         self.dtype = np.dtype(bool) if boolean else h5ds.dtype
         self.ndim = len(self.shape)
         if chunk_size is None:
@@ -181,6 +186,17 @@ class ChunkedEventArray(EventArray):
         self.cache_chunks = int(cache_chunks)
         self._cache: collections.OrderedDict[int, np.ndarray] = \
             collections.OrderedDict()
+
+    def as_stored(self) -> ChunkedEventArray:
+        """The same events with the stored data type (no bool conversion).
+
+        Masks are stored as uint8 (0/255); kernels that accept nonzero as
+        True (e.g. OpenCV) save a conversion pass by reading them as stored.
+        """
+        if not self.boolean:
+            return self
+        return ChunkedEventArray(self.h5ds, cache_chunks=self.cache_chunks,
+                                 chunk_size=self.chunk_size, length=self._length)
 
     def _convert(self, data: np.ndarray) -> np.ndarray:
         if self.boolean:
@@ -217,7 +233,13 @@ class ChunkedEventArray(EventArray):
             # h5py needs increasing indices; other array-likes may lack
             # __array__ (and converting them would read everything)
             uniq, inverse = np.unique(indices, return_inverse=True)
-            data = self._read(uniq)[inverse]
+            lo, hi = int(uniq[0]), int(uniq[-1])
+            if hi - lo + 1 <= 4 * uniq.size:
+                # reading the whole range and picking in memory is much
+                # faster than a scattered HDF5 selection of many events
+                data = self._read(slice(lo, hi + 1))[uniq - lo][inverse]
+            else:
+                data = self._read(uniq)[inverse]
         if not data.flags.owndata:  # a view of caller data: do not freeze it
             data = data.copy()
         return self._convert(data)

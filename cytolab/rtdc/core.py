@@ -327,7 +327,7 @@ class RTDCBase(abc.ABC):
 
     def polygon_filter_rm(self, filt: PolygonFilter | int) -> None:
         """Remove a polygon filter (instance or id) from ``polygon filters``."""
-        pid = filt.unique_id if isinstance(filt, PolygonFilter) else int(filt)
+        pid = _polygon_filter_id(filt, must_exist=False)
         ids = [i for i in self.config["filtering"].get("polygon filters", [])
                if int(i) != pid]
         self.config["filtering"]["polygon filters"] = ids
@@ -368,8 +368,8 @@ class RTDCBase(abc.ABC):
                 basin.ds  # noqa: B018  (opens the basin dataset)
 
 
-def _polygon_filter_id(filt: PolygonFilter | int) -> int:
+def _polygon_filter_id(filt: PolygonFilter | int, must_exist: bool = True) -> int:
     pid = filt.unique_id if isinstance(filt, PolygonFilter) else int(filt)
-    if not PolygonFilter.unique_id_exists(pid):
+    if must_exist and not PolygonFilter.unique_id_exists(pid):
         raise KeyError(f"Polygon filter {pid} does not exist")
     return pid

@@ -50,7 +50,7 @@ from .. import definitions as dfn
 from .._progress import progress_bar
 from .._version import __version__
 from ..errors import CytolabWarning
-from ..io import HDF5Writer, MappedEventArray, atomic_path
+from ..io import HDF5Writer, atomic_path
 from ..io.fcs import write_fcs
 from ..io.tsv import write_tsv_rows
 from .writer import RTDCWriter
@@ -674,29 +674,10 @@ def _iter_chunks(data: Any, sel: slice | np.ndarray) -> Iterator[Any]:
     step = max(1, EXPORT_CHUNK_BYTES // event_bytes)
     for start in range(0, nsel, step):
         stop = min(start + step, nsel)
-        if isinstance(sel, slice) and not isinstance(data, MappedEventArray):
+        if isinstance(sel, slice):
             yield data[sel.start + start:sel.start + stop]
         else:
-            yield _read_events(data, _as_indices(sel)[start:stop])
-
-
-def _read_events(data: Any, idx: np.ndarray) -> np.ndarray:
-    """Events `idx` of lazy per-event data, read in contiguous blocks.
-
-    Lazy index mappings (hierarchy children, mapped basins) are followed to
-    the stored data. Reading the whole range of the requested events and
-    picking from it in memory is much faster than a scattered HDF5
-    selection when at least a quarter of the range is wanted.
-    """
-    while isinstance(data, MappedEventArray):
-        idx = data.indices[idx]
-        data = data.data
-    if isinstance(data, np.ndarray) or idx.size == 0:
-        return data[idx]
-    lo, hi = int(idx.min()), int(idx.max())
-    if hi - lo + 1 <= 4 * idx.size:
-        return np.asarray(data[lo:hi + 1])[idx - lo]
-    return data[idx]
+            yield data[_as_indices(sel)[start:stop]]
 
 
 # -------------------------------------------------------------- hierarchies

@@ -393,3 +393,29 @@ def test_mapped_event_array_validates_indices():
     empty = MappedEventArray(np.arange(3), np.array([], dtype=np.uint64))
     assert len(empty) == 0
     assert empty[:].shape == (0,)
+
+
+def test_chunked_dense_selection_reads_one_range():
+    data = _images()
+    proxy = CountingProxy(data, chunks=(CHUNK, 6, 9))
+    arr = ChunkedEventArray(proxy)
+    got = arr[[9, 2, 5, 3]]  # range 2..9 holds 8 events, 4 wanted: one read
+    assert np.array_equal(got, data[[9, 2, 5, 3]])
+    assert proxy.reads == [slice(2, 10)]
+    proxy.reads.clear()
+    got = arr[[0, N - 1]]  # sparse: only the wanted events are read
+    assert np.array_equal(got, data[[0, N - 1]])
+    assert len(proxy.reads) == 1 and list(proxy.reads[0]) == [0, N - 1]
+
+
+def test_chunked_length_and_as_stored():
+    masks = (_images() > 128).astype(np.uint8) * 255
+    arr = ChunkedEventArray(masks, boolean=True, chunk_size=CHUNK, length=10)
+    assert len(arr) == 10 and arr.shape == (10, 6, 9)
+    stored = arr.as_stored()
+    assert stored.dtype == np.uint8 and len(stored) == 10
+    assert np.array_equal(stored[:], masks[:10])
+    assert np.array_equal(arr[:], masks[:10].astype(bool))
+    assert stored.as_stored() is stored
+    with pytest.raises(IndexError):
+        stored[10]

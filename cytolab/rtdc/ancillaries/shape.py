@@ -32,19 +32,13 @@ INERTIA_FEATURES = ("inert_ratio_cvx", "inert_ratio_prnc", "inert_ratio_raw",
 
 
 def _mask_bytes(masks: Any) -> Any:
-    """The stored uint8 masks behind a boolean mask array, if there are any.
+    """The masks as stored (uint8) when they come from a file.
 
     OpenCV traces uint8 masks (non-zero is inside) directly; reading them
     without the conversion to bool saves a copy of every mask.
     """
-    if isinstance(masks, ChunkedEventArray) and masks.boolean \
-            and np.dtype(masks.h5ds.dtype) == np.uint8:
-        raw = ChunkedEventArray(masks.h5ds, boolean=False,
-                                cache_chunks=masks.cache_chunks,
-                                chunk_size=masks.chunk_size)
-        raw._length = len(masks)  # the dataset may use fewer events
-        raw.shape = (len(masks),) + tuple(masks.shape[1:])
-        return raw
+    if isinstance(masks, ChunkedEventArray):
+        return masks.as_stored()
     return masks
 
 

@@ -181,11 +181,7 @@ class H5Events(collections.abc.Mapping):
         return self._array(obj, boolean=(name == "mask"))
 
     def _array(self, dset: h5py.Dataset, boolean: bool = False) -> ChunkedEventArray:
-        arr = ChunkedEventArray(dset, boolean=boolean)
-        if len(arr) > self.length:
-            arr._length = self.length
-            arr.shape = (self.length,) + arr.shape[1:]
-        return arr
+        return ChunkedEventArray(dset, boolean=boolean, length=self.length)
 
 
 class _LazyH5Dict(collections.abc.Mapping):

@@ -216,10 +216,6 @@ class RTDC_Hierarchy(RTDCBase):
         """Tables of the parent."""
         return self.hparent.tables
 
-    def basins_get_dicts(self) -> list[dict[str, Any]]:
-        """Basins of the parent (their features come through the parent)."""
-        return self.hparent.basins_get_dicts()
-
     @property
     def hash(self) -> str:
         """Changes when the parent or the selection of its events changes."""
