@@ -3,11 +3,14 @@
 Recipes that need images, masks or contours must not load a whole file:
 :func:`compute_in_chunks` reads a few thousand events at a time, hands them
 to a pure kernel from :mod:`cytolab.features` and fills preallocated output
-arrays, so peak memory depends on the chunk size only.
+arrays, so peak memory depends on the chunk size only. While the kernel
+works on one chunk, the next one is read in a background thread (HDF5
+decompression releases the GIL), so reading and computing overlap.
 """
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -57,12 +60,25 @@ def iter_event_chunks(ds: RTDCBase, features: Sequence[str],
     """
     size = chunk_size or chunk_size_for(ds, features)
     total = len(ds)
-    starts = range(0, total, size)
-    if progress is not None and len(starts) > 1:
-        starts = progress_bar(starts, desc=progress, unit="chunk")
-    for start in starts:
-        sl = slice(start, min(start + size, total))
-        yield sl, {feat: ds[feat][sl] for feat in features}
+    slices = [slice(start, min(start + size, total))
+              for start in range(0, total, size)]
+    if progress is not None and len(slices) > 1:
+        slices = progress_bar(slices, desc=progress, unit="chunk")
+
+    def read(sl: slice) -> dict[str, Any]:
+        return {feat: ds[feat][sl] for feat in features}
+
+    # at most two chunks in memory: the one being consumed, the one being read
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cytolab-read"
+                            ) as pool:
+        pending = None
+        for sl in slices:
+            following = pool.submit(read, sl)
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = (sl, following)
+        if pending is not None:
+            yield pending[0], pending[1].result()
 
 
 def compute_in_chunks(ds: RTDCBase, features: Sequence[str],
