@@ -31,6 +31,8 @@ from ...io import (
     read_root_metadata,
     read_text_lines,
 )
+from ...features.contour import get_contour
+from ...features.moments import moments_features
 from ..config import Configuration
 from ..core import RTDCBase
 
@@ -234,6 +236,66 @@ def _defective_features(h5: h5py.File, meta: dict[str, dict[str, Any]]
     if dclab and _version_tuple(dclab.group(1)) < (0, 37, 0) and "volume" in events:
         defective["volume"] = (f"computed by dclab {dclab.group(1)} "
                                f"(before the volume fix of 0.37.0)")
+    defective.update(_defective_inertia(events, version, shapein))
+    return defective
+
+
+#: Moments features older writers computed with overflowing integer sums
+INERTIA_FEATURES = ("inert_ratio_cvx", "inert_ratio_raw", "inert_ratio_prnc", "tilt")
+#: Events (those reaching furthest right) recomputed to check stored inertia
+INERTIA_CHECK_EVENTS = 5
+
+
+def _defective_inertia(events: h5py.Group, version: str,
+                       shapein: re.Match | None) -> dict[str, str]:
+    """Stored inertia ratios / tilt that overflowed when they were computed.
+
+    dclab before 0.48.2 and Shape-In before 2.0.5 summed contour moments in
+    32-bit integers, which overflows for events far right in long channels
+    (dclab issue #212). Values are trusted when the newest writer is dclab
+    >= 0.48.2 (it recomputed defective values on export), and
+    ``inert_ratio_cvx``/``inert_ratio_raw`` when Shape-In >= 2.0.5 computed
+    them. Otherwise the events that reach furthest right are recomputed from
+    their contours (or masks) and compared with the stored values; features
+    that disagree are reported. Without contours or masks nothing can be
+    recomputed and the stored values are kept.
+    """
+    stored = [f for f in INERTIA_FEATURES if f in events]
+    dclabs = re.findall(r"dclab\s+([0-9][0-9a-z.+]*)", version)
+    if not stored or (dclabs and _version_tuple(dclabs[-1]) >= (0, 48, 2)):
+        return {}
+    if shapein and _version_tuple(shapein.group(1)) >= (2, 0, 5):
+        stored = [f for f in stored if f not in ("inert_ratio_cvx", "inert_ratio_raw")]
+    source = "contour" if "contour" in events else "mask" if "mask" in events else None
+    size = min((events[f].shape[0] for f in stored), default=0)
+    if not stored or source is None or size == 0:
+        return {}
+    if "pos_x" in events and events["pos_x"].shape[0] >= size:
+        reach = np.asarray(events["pos_x"][:size], dtype=float)
+        if "size_x" in events and events["size_x"].shape[0] >= size:
+            reach = reach + np.asarray(events["size_x"][:size], dtype=float) / 2
+        reach = np.where(np.isfinite(reach), reach, -np.inf)
+        picks = np.sort(np.argsort(reach)[-INERTIA_CHECK_EVENTS:])
+    else:
+        picks = np.arange(min(size, INERTIA_CHECK_EVENTS))
+    try:
+        if source == "contour":
+            group = events["contour"]
+            contours = [np.asarray(group[str(i)]) for i in picks]
+        else:
+            contours = get_contour(np.asarray(events["mask"][picks.tolist()]))
+        fresh = moments_features(contours, features=stored)
+    except (KeyError, OSError, ValueError):
+        return {}  # the raw data cannot tell; keep what is stored
+    defective = {}
+    for feat in stored:
+        old = np.asarray(events[feat][picks.tolist()], dtype=float)
+        new = np.asarray(fresh[feat], dtype=float)
+        same = np.isclose(old, new, rtol=1e-3, atol=1e-6) \
+            | (np.isnan(old) & np.isnan(new))
+        if not same.all():
+            defective[feat] = ("computed with overflowing integer moments "
+                               "(recomputed from the contours)")
     return defective
 
 
