@@ -64,3 +64,27 @@ class UnknownFeatureWarning(CytolabWarning):
 
 class BasinmapFeatureMissingError(BasinNotAvailableError):
     """A mapped basin needs a ``basinmapN`` feature the dataset does not have."""
+
+
+class PipelineWarning(CytolabWarning):
+    """A computation went ahead, but its result needs the user's attention."""
+
+
+class KnowWhatYouAreDoingWarning(PipelineWarning):
+    """The user asked for something that is usually a mistake (e.g. extrapolation)."""
+
+
+class YoungsModulusLookupTableExceededWarning(PipelineWarning):
+    """Events lie outside the support of the look-up table (their modulus is NaN)."""
+
+
+class TemperatureOutOfRangeWarning(PipelineWarning):
+    """A temperature lies outside the range in which a viscosity model is valid."""
+
+
+class IsoelasticsEmodulusMeaninglessWarning(PipelineWarning):
+    """Isoelasticity lines were scaled so that their moduli lost their meaning."""
+
+
+class ViscosityModelFallbackWarning(PipelineWarning):
+    """No viscosity model was chosen; the old default (herold-2017) was used."""

@@ -21,6 +21,8 @@ from ...errors import (
     UnknownConfigurationKeyWarning,
     UnknownFeatureWarning,
 )
+from ...features.contour import get_contour
+from ...features.moments import moments_features
 from ...io import (
     ChunkedEventArray,
     RaggedEventArray,
@@ -31,8 +33,6 @@ from ...io import (
     read_root_metadata,
     read_text_lines,
 )
-from ...features.contour import get_contour
-from ...features.moments import moments_features
 from ..config import Configuration
 from ..core import RTDCBase
 
