@@ -48,3 +48,14 @@ def real_file(real_rtdc_files: dict[str, pathlib.Path], name: str) -> pathlib.Pa
     if name not in real_rtdc_files:
         pytest.skip(f"reference file '{name}' not found in {RTDC_DATA}")
     return real_rtdc_files[name]
+
+
+@pytest.fixture
+def emodulus_data(monkeypatch) -> pathlib.Path:
+    """Point the data cache at ../shared/data/emodulus (skips when absent)."""
+    folder = SHARED / "emodulus"
+    if not folder.is_dir():
+        pytest.skip(f"LUT data folder not found: {folder} (Young's modulus "
+                    f"tests need ../shared/data next to the checkout)")
+    monkeypatch.setenv("CYTOLAB_DATA_CACHE", str(folder))
+    return folder

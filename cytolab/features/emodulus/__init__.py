@@ -29,6 +29,7 @@ from ...errors import (
 from .load import (  # noqa: F401
     EXTERNAL_LUTS,
     get_internal_lut_names_dict,
+    get_lut_feature,
     get_lut_path,
     load_lut,
     load_mtext,
@@ -40,7 +41,8 @@ from .triangulation import TriangleInterpolator
 from .viscosity import get_viscosity
 
 __all__ = ["EXTERNAL_LUTS", "INACCURATE_SPLINE_EXTRAPOLATION", "extrapolate_emodulus",
-           "get_emodulus", "get_internal_lut_names_dict", "get_lut_path",
+           "get_emodulus", "get_internal_lut_names_dict", "get_lut_feature",
+           "get_lut_path",
            "load_lut", "load_mtext", "normalize", "register_lut"]
 
 #: Fill events outside the LUT by spline extrapolation in every call of

@@ -33,8 +33,12 @@ INTERNAL_LUTS = {
     "HE-3D-FEM-22": "lut_HE-3D-FEM-22.txt",
 }
 
-#: First LUT column -> feature a LUT is based on
+#: Features a LUT can be based on (its first column)
 LUT_ABSCISSAE = ("area_um", "volume")
+
+#: Feature each internal LUT is based on (known without reading the file)
+_INTERNAL_ABSCISSA = {"LE-2D-FEM-19": "area_um", "HE-2D-FEM-22": "area_um",
+                      "HE-3D-FEM-22": "area_um"}
 
 
 def load_mtext(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
@@ -137,6 +141,26 @@ def get_lut_path(path_or_id: str | os.PathLike) -> pathlib.Path:
     known = sorted(INTERNAL_LUTS) + sorted(EXTERNAL_LUTS)
     raise ValueError(f"'{name}' is neither a LUT file nor a known LUT identifier "
                      f"(known: {', '.join(known)}; add your own with register_lut)")
+
+
+def get_lut_feature(path_or_id: str | os.PathLike) -> str:
+    """The feature a LUT is based on (``"area_um"`` or ``"volume"``).
+
+    Cheap: internal LUTs are known, registered and file LUTs are read once
+    (and cached); nothing is downloaded.
+
+    Raises
+    ------
+    ValueError
+        Unknown identifier or invalid file.
+    """
+    name = str(path_or_id)
+    if name in _INTERNAL_ABSCISSA and name not in EXTERNAL_LUTS:
+        return _INTERNAL_ABSCISSA[name]
+    path = EXTERNAL_LUTS.get(name) or pathlib.Path(path_or_id)
+    if not pathlib.Path(path).is_file():
+        raise ValueError(f"'{name}' is neither a LUT file nor a known LUT identifier")
+    return _read_lut(str(pathlib.Path(path).resolve()))[1]["column features"][0]
 
 
 def register_lut(path: str | os.PathLike, identifier: str | None = None

@@ -6,6 +6,7 @@ recipes of one family of features (importing it is enough).
 from . import (
     basic,  # noqa: F401  (registers the recipes)
     bright,  # noqa: F401
+    emodulus,  # noqa: F401
     fl_crosstalk,  # noqa: F401
     ml,  # noqa: F401
     shape,  # noqa: F401
