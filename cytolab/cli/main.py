@@ -11,11 +11,12 @@ from collections.abc import Sequence
 
 from .._version import __version__
 from ..errors import CytolabError
-from . import _demo
+from . import _data, _demo
 
 #: verb -> module with `add_arguments(parser)` and `run(args)`
 VERBS = {
     "demo": _demo,
+    "data": _data,
 }
 
 

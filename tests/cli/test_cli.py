@@ -66,3 +66,26 @@ def test_failure_exit_code_1(tmp_path, capsys):
     target.write_text("not a folder")
     assert main(["demo", str(target / "sub"), "--events", "10"]) == 1
     assert "error" in capsys.readouterr().err
+
+
+def test_data_fetch_and_list_with_a_filled_cache(emodulus_data, capsys):
+    assert main(["data", "list"]) == 0
+    out = capsys.readouterr().out
+    assert str(emodulus_data) in out and "missing" not in out
+    assert out.count("cached ") == 10
+    assert main(["data", "fetch"]) == 0  # verifies, downloads nothing
+    assert "10 data files verified" in capsys.readouterr().out
+
+
+def test_data_fetch_offline_fails_with_instructions(tmp_path, monkeypatch, capsys):
+    from cytolab.features.emodulus import datafiles
+    monkeypatch.setenv("CYTOLAB_DATA_CACHE", str(tmp_path))
+    # nothing listens on this loopback port: the download must fail cleanly
+    monkeypatch.setattr(datafiles, "DATA_FILES", {
+        "lut_LE-2D-FEM-19.txt": ("http://127.0.0.1:9/lut_LE-2D-FEM-19.txt", "0" * 64)})
+    assert main(["data", "list"]) == 0
+    assert "missing  lut_LE-2D-FEM-19.txt" in capsys.readouterr().out
+    assert main(["data", "fetch"]) == 1
+    err = capsys.readouterr().err
+    assert "cytolab data fetch" in err and "CYTOLAB_DATA_CACHE" in err
+    assert not (tmp_path / "lut_LE-2D-FEM-19.txt").exists()
