@@ -101,9 +101,19 @@ def test_values_exported_by_fixed_dclab_are_trusted(truth, tmp_path, version):
         assert hidden == set()
 
 
-@pytest.mark.parametrize("version", ["ShapeIn 2.0.5", "2.2.0.0",
-                                     "ShapeIn 2.0.7 | dclab 0.22.1"])
-def test_shapein_205_ratios_are_trusted_but_not_its_tilt(truth, tmp_path, version):
+@pytest.mark.parametrize("version", ["ShapeIn 2.0.5", "2.2.0.0", "CytoShot 0.0.6",
+                                     "cytolab 0.1.0"])
+def test_writers_without_the_bug_are_trusted(truth, tmp_path, version):
+    path = _variant(truth, tmp_path, version, corrupt=["inert_ratio_cvx", "tilt"])
+    ds, hidden = _open(path)
+    with ds:
+        assert hidden == set()
+
+
+@pytest.mark.parametrize("version", ["ShapeIn 2.0.7 | dclab 0.22.1",
+                                     "2.2.0.0 | dclab 0.29.1"])
+def test_shapein_205_ratios_are_trusted_but_not_old_dclab_tilt(truth, tmp_path,
+                                                              version):
     path = _variant(truth, tmp_path, version,
                     corrupt=["inert_ratio_cvx", "inert_ratio_raw", "tilt"])
     ds, hidden = _open(path)

@@ -252,19 +252,25 @@ def _defective_inertia(events: h5py.Group, version: str,
 
     dclab before 0.48.2 and Shape-In before 2.0.5 summed contour moments in
     32-bit integers, which overflows for events far right in long channels
-    (dclab issue #212). Values are trusted when the newest writer is dclab
-    >= 0.48.2 (it recomputed defective values on export), and
-    ``inert_ratio_cvx``/``inert_ratio_raw`` when Shape-In >= 2.0.5 computed
-    them. Otherwise the events that reach furthest right are recomputed from
+    (dclab issue #212). Only files one of them wrote are suspect, and not
+    when the newest writer is dclab >= 0.48.2 (it recomputed defective
+    values on export); ``inert_ratio_cvx``/``inert_ratio_raw`` are trusted
+    when Shape-In >= 2.0.5 recorded the data (it computed them, dclab only
+    passed them on). Otherwise the events that reach furthest right are recomputed from
     their contours (or masks) and compared with the stored values; features
     that disagree are reported. Without contours or masks nothing can be
     recomputed and the stored values are kept.
     """
     stored = [f for f in INERTIA_FEATURES if f in events]
-    dclabs = re.findall(r"dclab\s+([0-9][0-9a-z.+]*)", version)
-    if not stored or (dclabs and _version_tuple(dclabs[-1]) >= (0, 48, 2)):
-        return {}
-    if shapein and _version_tuple(shapein.group(1)) >= (2, 0, 5):
+    dclabs = [_version_tuple(v) for v in re.findall(r"dclab\s+([0-9][0-9a-z.+]*)",
+                                                     version)]
+    old_shapein = shapein is not None and _version_tuple(shapein.group(1)) < (2, 0, 5)
+    old_dclab = any(v < (0, 48, 2) for v in dclabs)
+    if not stored or not (old_shapein or old_dclab) \
+            or (dclabs and dclabs[-1] >= (0, 48, 2)):
+        return {}  # no buggy writer involved, or a fixed dclab wrote last
+    if shapein is not None and not old_shapein:
+        # Shape-In >= 2.0.5 computed these; dclab only passed them on
         stored = [f for f in stored if f not in ("inert_ratio_cvx", "inert_ratio_raw")]
     source = "contour" if "contour" in events else "mask" if "mask" in events else None
     size = min((events[f].shape[0] for f in stored), default=0)
