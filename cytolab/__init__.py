@@ -2,7 +2,8 @@
 
 Open a measurement with :func:`new_dataset`, write one with
 :class:`RTDCWriter`; gate it with ``ds.config["filtering"]``, ``ds.filter``
-and :class:`PolygonFilter`, summarize it with :mod:`cytolab.statistics`.
+and :class:`PolygonFilter`, summarize it with :mod:`cytolab.statistics`;
+draw lines of constant Young's modulus with :mod:`cytolab.isoelastics`.
 Feature and metadata definitions are in :mod:`cytolab.definitions` (alias
 :mod:`cytolab.dfn`).
 
@@ -17,7 +18,7 @@ import sys
 
 from . import definitions
 from ._version import __version__
-from .analysis import statistics
+from .analysis import isoelastics, statistics
 from .rtdc import (
     Configuration,
     PolygonFilter,
@@ -32,9 +33,10 @@ from .rtdc import (
 dfn = definitions
 sys.modules[__name__ + ".dfn"] = definitions
 sys.modules[__name__ + ".statistics"] = statistics
+sys.modules[__name__ + ".isoelastics"] = isoelastics
 
 __all__ = [
     "Configuration", "PolygonFilter", "RTDCBase", "RTDCWriter", "__version__",
-    "definitions", "dfn", "load_plugin_feature", "new_dataset",
+    "definitions", "dfn", "isoelastics", "load_plugin_feature", "new_dataset",
     "register_temporary_feature", "set_temporary_feature", "statistics",
 ]

@@ -1,4 +1,4 @@
-"""Analysis on top of datasets: summary statistics."""
-from . import statistics
+"""Analysis on top of datasets: summary statistics, isoelasticity lines."""
+from . import isoelastics, statistics
 
-__all__ = ["statistics"]
+__all__ = ["isoelastics", "statistics"]
