@@ -5,9 +5,7 @@ import pathlib
 import zipfile
 
 import pytest
-
-SHARED = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
-RTDC_DATA = SHARED / "rtdc"
+from realdata import RTDC_DATA, SHARED
 
 
 def _require_rtdc_data() -> pathlib.Path:
@@ -41,13 +39,6 @@ def real_rtdc_files(tmp_path_factory) -> dict[str, pathlib.Path]:
     for path in sorted(src.glob("*.rtdc")):
         out[path.stem] = path
     return out
-
-
-def real_file(real_rtdc_files: dict[str, pathlib.Path], name: str) -> pathlib.Path:
-    """Path of one real file by short name (skips when missing)."""
-    if name not in real_rtdc_files:
-        pytest.skip(f"reference file '{name}' not found in {RTDC_DATA}")
-    return real_rtdc_files[name]
 
 
 @pytest.fixture

@@ -4,9 +4,9 @@ from __future__ import annotations
 import h5py
 import numpy as np
 import pytest
-from conftest import real_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from realdata import real_file
 
 import cytolab
 from cytolab.features.fl_crosstalk import correct_crosstalk, get_compensation_matrix

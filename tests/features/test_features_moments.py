@@ -28,10 +28,10 @@ import h5py
 import hdf5plugin  # noqa: F401  (Zstd filter for some of the real files)
 import numpy as np
 import pytest
-from conftest import real_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
+from realdata import real_file
 
 from cytolab.features import (
     LazyContour,

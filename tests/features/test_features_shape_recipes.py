@@ -14,7 +14,7 @@ import h5py
 import hdf5plugin  # noqa: F401  (Zstd filter for some of the real files)
 import numpy as np
 import pytest
-from conftest import real_file
+from realdata import real_file
 
 import cytolab
 from cytolab.errors import BadFeatureSizeWarning

@@ -14,10 +14,10 @@ import h5py
 import hdf5plugin  # noqa: F401  (Zstd filter for some of the real files)
 import numpy as np
 import pytest
-from conftest import real_file
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
+from realdata import real_file
 
 import cytolab
 from cytolab.features.texture import (

@@ -24,7 +24,7 @@ import h5py
 import hdf5plugin  # noqa: F401  (Zstd filter for some of the files)
 import numpy as np
 import pytest
-from conftest import RTDC_DATA, real_file
+from realdata import RTDC_DATA, real_file
 
 import cytolab
 from cytolab import definitions as dfn

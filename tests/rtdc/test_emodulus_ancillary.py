@@ -5,7 +5,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import real_file
+from realdata import real_file
 
 import cytolab
 from cytolab.errors import YoungsModulusLookupTableExceededWarning

@@ -260,7 +260,7 @@ def test_filter_on_temporary_feature():
 
 
 def test_online_polygon_gate_of_real_file(real_rtdc_files):
-    from conftest import real_file
+    from realdata import real_file
     path = real_file(real_rtdc_files, "fmt-hdf5_polygon_gate_2021")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")

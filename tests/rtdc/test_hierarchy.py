@@ -147,7 +147,7 @@ def test_images_and_masks_through_children(tmp_path):
 def test_real_non_scalar_features_through_children(real_rtdc_files, name, feats):
     import warnings
 
-    from conftest import real_file
+    from realdata import real_file
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         ds = cytolab.new_dataset(real_file(real_rtdc_files, name))

@@ -80,7 +80,7 @@ def get_emodulus(deform: np.ndarray | float,
                  lut_data: Any = "LE-2D-FEM-19",
                  visc_model: str | None = "herold-2017-fallback",
                  extrapolate: bool = False, copy: bool = True
-                 ) -> np.ndarray:
+                 ) -> np.ndarray | float:
     """Young's modulus [kPa] of events from a look-up table.
 
     Parameters
@@ -115,8 +115,8 @@ def get_emodulus(deform: np.ndarray | float,
 
     Returns
     -------
-    numpy.ndarray
-        Young's modulus [kPa]; NaN outside the LUT (with a
+    numpy.ndarray or float
+        Young's modulus [kPa] (a float for scalar inputs); NaN outside the LUT (with a
         :class:`~cytolab.errors.YoungsModulusLookupTableExceededWarning`)
         and where an input is NaN.
 
@@ -137,18 +137,20 @@ def get_emodulus(deform: np.ndarray | float,
     if area_um is None and volume is None:
         raise ValueError("Give area_um or volume (the size the LUT is based on)")
     lut, meta = load_lut(lut_data)
+    lut_name = meta.get("identifier") or (
+        "the given LUT" if isinstance(lut_data, tuple) else str(lut_data))
     feature = meta["column features"][0]
     given = "area_um" if area_um is not None else "volume"
     if given != feature:
-        raise ValueError(f"The LUT '{meta.get('identifier', lut_data)}' is based "
+        raise ValueError(f"The LUT '{lut_name}' is based "
                          f"on {feature}, but {given} was given")
     for name, value in (("channel_width", channel_width), ("flow_rate", flow_rate)):
         if not np.all(np.asarray(value, dtype=float) > 0):
             raise ValueError(f"{name} must be positive, got {value}")
 
-    deform = np.array(deform, dtype=float, copy=copy or None)
-    size = np.array(area_um if area_um is not None else volume, dtype=float,
-                    copy=copy or None)
+    scalar = np.ndim(deform) == 0
+    deform = _float_array(deform, copy)
+    size = _float_array(area_um if area_um is not None else volume, copy)
     if deform.shape != size.shape:
         raise ValueError(f"deform {deform.shape} and {given} {size.shape} "
                          f"must have the same shape")
@@ -186,15 +188,23 @@ def get_emodulus(deform: np.ndarray | float,
         else:
             warnings.warn(f"{int(np.sum(outside))} of {emod.size} events lie "
                           f"outside the look-up table "
-                          f"'{meta.get('identifier', lut_data)}'; their Young's "
+                          f"'{lut_name}'; their Young's "
                           f"modulus is NaN", YoungsModulusLookupTableExceededWarning,
                           stacklevel=2)
     # back to the conditions of the measurement
-    return scale_emodulus(emod, channel_width_in=meta["channel_width"],
+    emod = scale_emodulus(emod, channel_width_in=meta["channel_width"],
                           channel_width_out=channel_width,
                           flow_rate_in=meta["flow_rate"], flow_rate_out=flow_rate,
                           viscosity_in=meta["fluid_viscosity"],
                           viscosity_out=viscosity, inplace=True)
+    return float(emod) if scalar and np.ndim(emod) == 0 else emod
+
+
+def _float_array(data: Any, copy: bool) -> np.ndarray:
+    """`data` as a float64 array we may write to (a copy unless allowed and
+    possible to work in place)."""
+    arr = np.array(data, dtype=float) if copy else np.asarray(data, dtype=float)
+    return arr if arr.flags.writeable else arr.copy()
 
 
 def extrapolate_emodulus(lut: np.ndarray, datax: np.ndarray, deform: np.ndarray,

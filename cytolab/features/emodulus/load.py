@@ -12,11 +12,13 @@ own with :func:`register_lut`.
 """
 from __future__ import annotations
 
+import copy
 import functools
 import json
 import os
 import pathlib
 import re
+import warnings
 from typing import Any
 
 import numpy as np
@@ -106,7 +108,11 @@ def load_mtext(path: str | os.PathLike) -> tuple[np.ndarray, dict[str, Any]]:
                              f"of '{path}'")
         names.append(match.group(1))
         units.append(match.group(2) or "")
-    data = np.loadtxt(path, ndmin=2)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # numpy: "empty input file"
+        data = np.loadtxt(path, ndmin=2)
+    if data.size == 0:
+        raise ValueError(f"'{path}' has no data rows")
     if data.shape[1] != len(names):
         raise ValueError(f"'{path}' has {data.shape[1]} data columns but its "
                          f"header names {len(names)} ({header[-1]})")
@@ -160,7 +166,7 @@ def get_lut_feature(path_or_id: str | os.PathLike) -> str:
     path = EXTERNAL_LUTS.get(name) or pathlib.Path(path_or_id)
     if not pathlib.Path(path).is_file():
         raise ValueError(f"'{name}' is neither a LUT file nor a known LUT identifier")
-    return _read_lut(str(pathlib.Path(path).resolve()))[1]["column features"][0]
+    return _read_lut(*_file_key(path))[1]["column features"][0]
 
 
 def register_lut(path: str | os.PathLike, identifier: str | None = None
@@ -186,7 +192,7 @@ def register_lut(path: str | os.PathLike, identifier: str | None = None
         file is not a valid LUT.
     """
     path = pathlib.Path(path).resolve()
-    _, meta = _read_lut(str(path))
+    _, meta = _read_lut(*_file_key(path))
     identifier = identifier or meta.get("identifier")
     if not identifier:
         raise ValueError(f"'{path}' has no 'identifier' in its metadata; "
@@ -225,14 +231,23 @@ def load_lut(lut_data: str | os.PathLike | tuple[np.ndarray, dict] = "LE-2D-FEM-
         lut, meta = lut_data
         lut = np.asarray(lut, dtype=float)
         _check_lut(lut, meta, "the given LUT")
-        return lut, dict(meta)
+        return lut, copy.deepcopy(meta)
     path = get_lut_path(lut_data)
-    lut, meta = _read_lut(str(path.resolve()))
-    return lut.copy(), dict(meta)
+    lut, meta = _read_lut(*_file_key(path))
+    return lut.copy(), copy.deepcopy(meta)
+
+
+def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
+    """Cache key of a file: resolved path, modification time and size (a
+    file rewritten in place is read again)."""
+    path = pathlib.Path(path).resolve()
+    stat = path.stat()
+    return str(path), stat.st_mtime_ns, stat.st_size
 
 
 @functools.lru_cache(maxsize=16)
-def _read_lut(path: str) -> tuple[np.ndarray, dict[str, Any]]:
+def _read_lut(path: str, mtime_ns: int = 0, size: int = 0
+              ) -> tuple[np.ndarray, dict[str, Any]]:
     lut, meta = load_mtext(path)
     _check_lut(lut, meta, f"'{path}'")
     lut.flags.writeable = False
@@ -248,10 +263,12 @@ def _check_lut(lut: np.ndarray, meta: dict[str, Any], name: str) -> None:
             or columns[1:] != ["deform", "emodulus"]:
         raise ValueError(f"The LUT {name} must have the columns (area_um or "
                          f"volume, deform, emodulus), got {columns}")
-    missing = [key for key in ("channel_width", "flow_rate", "fluid_viscosity")
-               if not isinstance(meta.get(key), (int, float))]
-    if missing:
-        raise ValueError(f"The metadata of the LUT {name} lack "
-                         f"{', '.join(missing)}")
+    bad = [key for key in ("channel_width", "flow_rate", "fluid_viscosity")
+           if isinstance(meta.get(key), bool)
+           or not isinstance(meta.get(key), (int, float))
+           or not np.isfinite(meta[key]) or meta[key] <= 0]
+    if bad:
+        raise ValueError(f"The metadata of the LUT {name} lack a positive number "
+                         f"for {', '.join(bad)}")
     if not np.all(np.isfinite(lut)):
         raise ValueError(f"The LUT {name} holds NaN or infinite values")

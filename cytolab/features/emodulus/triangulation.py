@@ -8,8 +8,10 @@ triangulation never changes, so :class:`TriangleInterpolator` builds it once
 together with a uniform grid of cells, each listing the triangles that
 overlap it (exact triangle/box overlap test). A query then tests only the
 few candidate triangles of its cell, vectorized over all points. The
-triangulation and the arithmetic are those of ``griddata``, so the values
-agree with it to rounding (about 1e-16 relative).
+triangulation and the arithmetic are those of ``griddata`` (the 2 x 2
+barycentric transforms in closed form), so the values agree with it to
+rounding: within 1e-12 relative, and both within 2e-13 of the exact
+rational result on the real LUTs.
 """
 from __future__ import annotations
 
@@ -97,18 +99,27 @@ class TriangleInterpolator:
         fx = (x - self._lo[0]) * self._scale[0]
         fy = (y - self._lo[1]) * self._scale[1]
         # points on the upper border belong to the last cell
-        inside = (fx >= 0) & (fx <= size) & (fy >= 0) & (fy <= size)
-        if inside.all():
+        strict = (fx >= 0) & (fx <= size) & (fy >= 0) & (fy <= size)
+        border = None
+        if strict.all():
             active = None  # all points: spare the gathers of the first pass
         else:
-            active = np.flatnonzero(inside)
+            # points a hair outside the grid go to the nearest cell, but
+            # always through the inside-triangle test (with its tolerance)
+            margin = 1e-9 * size
+            near = ~strict & (fx >= -margin) & (fx <= size + margin) \
+                & (fy >= -margin) & (fy <= size + margin)
+            active = np.flatnonzero(strict | near)
             fx, fy = fx[active], fy[active]
-        np.minimum(fx, size - 1, out=fx)
-        np.minimum(fy, size - 1, out=fy)
+            border = near[active]
+        np.clip(fx, 0, size - 1, out=fx)
+        np.clip(fy, 0, size - 1, out=fy)
         cell = fy.astype(np.int64)
         cell *= size
         cell += fx.astype(np.int64)
         sole = self._sole[cell]
+        if border is not None:
+            sole[border] = -1
         fast = sole >= 0
         where = np.flatnonzero(fast)
         if active is not None:
