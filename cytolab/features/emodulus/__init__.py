@@ -213,7 +213,8 @@ def extrapolate_emodulus(lut: np.ndarray, datax: np.ndarray, deform: np.ndarray,
                          ) -> np.ndarray:
     """Fill NaN moduli of events outside the LUT by spline extrapolation.
 
-    A smoothing bivariate spline is fitted to the LUT points with deform
+    A smoothing bivariate spline (piecewise linear, on a domain that holds
+    the LUT points and the events) is fitted to the LUT points with deform
     above `deform_thresh` (where the LUT is well resolved) and evaluated at
     the events whose `emod` is NaN but whose inputs are finite.
 
@@ -247,9 +248,13 @@ def extrapolate_emodulus(lut: np.ndarray, datax: np.ndarray, deform: np.ndarray,
     if not np.any(fill):
         return out
     sel = lut[:, 1] > deform_thresh / deform_norm
+    # the spline's domain must hold the events: FITPACK clamps outside it
+    xs = np.concatenate([lut[sel, 0], datax[fill]])
+    ys = np.concatenate([lut[sel, 1], deform[fill]])
+    bbox = [xs.min(), xs.max(), ys.min(), ys.max()]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # FITPACK chatter about the fit quality
         spline = SmoothBivariateSpline(lut[sel, 0], lut[sel, 1], lut[sel, 2],
-                                       kx=1, ky=1)
+                                       bbox=bbox, kx=1, ky=1)
     out[fill] = spline.ev(datax[fill], deform[fill])
     return out

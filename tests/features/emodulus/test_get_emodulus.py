@@ -283,10 +283,10 @@ def test_extrapolate_no_warning_when_all_inside(lut_cache):
 
 
 def test_extrapolate_emodulus_helper():
-    """Linear data, a LUT without its upper right corner: outside the hull
-    but inside the bounding box of the fitted points the (kx=ky=1) spline
-    reproduces the linear function; beyond the bounding box FITPACK clamps
-    the coordinates to it (so 'extrapolation' is constant there)."""
+    """Linear data, a LUT without its upper right corner: outside the hull,
+    inside and beyond the bounding box of the fitted points, the (kx=ky=1)
+    spline continues the linear function (its domain includes the events,
+    so FITPACK does not clamp them)."""
     grid = np.linspace(0.1, 1, 10)
     lut = np.array([[x, d, 1 + x + 2 * d] for x in grid for d in grid
                     if x + d <= 1.3])
@@ -298,7 +298,7 @@ def test_extrapolate_emodulus_helper():
                                    inplace=False)
     assert np.isnan(emod[0])  # not in place
     assert out[0] == pytest.approx(1 + 0.9 + 1.8, rel=1e-6)
-    assert out[1] == pytest.approx(1 + 1.0 + 1.0, rel=1e-6)  # clamped to x = 1
+    assert out[1] == pytest.approx(1 + 1.2 + 1.0, rel=1e-6)  # beyond x = 1
     assert np.isnan(out[3])  # NaN input
     assert out[2] == 2.5 and out[4] == 2.3  # finite values kept
     with pytest.warns(KnowWhatYouAreDoingWarning):
@@ -316,7 +316,7 @@ def test_extrapolate_emodulus_deform_threshold():
     with pytest.warns(KnowWhatYouAreDoingWarning):
         out = extrapolate_emodulus(lut, np.array([1.1]), np.array([0.5]), emod,
                                    deform_norm=2.0, deform_thresh=0.7)
-    assert out[0] == pytest.approx(1 + 1.0 + 1.0, rel=1e-6)
+    assert out[0] == pytest.approx(1 + 1.1 + 1.0, rel=1e-6)
 
 
 def test_normalize_in_place():
