@@ -12,8 +12,11 @@ import numpy as np
 
 from .moments import _is_single, moments_features
 
-__all__ = ["get_inert_ratio_cvx", "get_inert_ratio_prnc", "get_inert_ratio_raw",
-           "get_tilt"]
+__all__ = ["INERTIA_FEATURES", "get_inert_ratio_cvx", "get_inert_ratio_prnc",
+           "get_inert_ratio_raw", "get_tilt"]
+
+#: The features of this module (all from the same moments of a contour)
+INERTIA_FEATURES = ("inert_ratio_cvx", "inert_ratio_prnc", "inert_ratio_raw", "tilt")
 
 
 def _one(cont: np.ndarray | Iterable[np.ndarray], name: str

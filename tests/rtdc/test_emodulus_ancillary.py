@@ -165,6 +165,17 @@ def test_reservoir_has_no_emodulus(emodulus_data):
     assert "emodulus" not in ds
 
 
+def test_missing_pixel_size_or_channel_makes_it_unavailable(emodulus_data):
+    for section, key in [("imaging", "pixel size"), ("setup", "channel width"),
+                         ("setup", "flow rate")]:
+        ds = _dict_dataset()
+        ds.config["calculation"].update({"emodulus lut": "LE-2D-FEM-19",
+                                         "emodulus viscosity": 5.5})
+        assert "emodulus" in ds
+        del ds.config[section][key]
+        assert "emodulus" not in ds, key
+
+
 def test_unknown_lut_or_medium_is_not_available(emodulus_data):
     ds = _dict_dataset()
     calc = ds.config["calculation"]

@@ -246,8 +246,9 @@ def _file_key(path: str | os.PathLike) -> tuple[str, int, int]:
 
 
 @functools.lru_cache(maxsize=16)
-def _read_lut(path: str, mtime_ns: int = 0, size: int = 0
+def _read_lut(path: str, mtime_ns: int, size: int
               ) -> tuple[np.ndarray, dict[str, Any]]:
+    # mtime_ns and size are part of the cache key only (see _file_key)
     lut, meta = load_mtext(path)
     _check_lut(lut, meta, f"'{path}'")
     lut.flags.writeable = False

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ...features.contour import LazyContour
+from ...features.inert_ratio import INERTIA_FEATURES
 from ...features.moments import moments_features
 from ...features.volume import get_volume
 from ...io import ChunkedEventArray
@@ -26,9 +27,6 @@ from .engine import AncillaryFeature
 if TYPE_CHECKING:  # pragma: no cover
     from ..core import RTDCBase
 
-#: Features computed by :func:`compute_inertia`.
-INERTIA_FEATURES = ("inert_ratio_cvx", "inert_ratio_prnc", "inert_ratio_raw",
-                    "tilt")
 
 
 def _mask_bytes(masks: Any) -> Any:

@@ -22,6 +22,7 @@ from ...errors import (
     UnknownFeatureWarning,
 )
 from ...features.contour import get_contour
+from ...features.inert_ratio import INERTIA_FEATURES
 from ...features.moments import moments_features
 from ...io import (
     ChunkedEventArray,
@@ -240,8 +241,6 @@ def _defective_features(h5: h5py.File, meta: dict[str, dict[str, Any]]
     return defective
 
 
-#: Moments features older writers computed with overflowing integer sums
-INERTIA_FEATURES = ("inert_ratio_cvx", "inert_ratio_raw", "inert_ratio_prnc", "tilt")
 #: Events (those reaching furthest right) recomputed to check stored inertia
 INERTIA_CHECK_EVENTS = 5
 

@@ -137,6 +137,26 @@ def test_fetch_cached_wrong_content(empty_cache, emod_data_dir, monkeypatch):
     assert (empty_cache / name).is_file()
 
 
+def test_cached_file_is_hashed_once_until_it_changes(empty_cache, emod_data_dir,
+                                                    monkeypatch):
+    empty_cache.mkdir()
+    name = "lut_HE-3D-FEM-22.txt"
+    content = (emod_data_dir / name).read_bytes()
+    (empty_cache / name).write_bytes(content)
+    calls = []
+    real = datafiles._sha256
+    monkeypatch.setattr(datafiles, "_sha256", lambda p: calls.append(p) or real(p))
+    monkeypatch.setattr(datafiles, "_VERIFIED", set())
+    for _ in range(3):
+        fetch(name)
+    assert len(calls) == 1
+    # a file changed after its check is checked again (and rejected)
+    (empty_cache / name).write_bytes(content.replace(b"1", b"2", 1) + b"\n")
+    with pytest.raises(DataFileUnavailableError, match="SHA-256"):
+        fetch(name)
+    assert len(calls) == 2
+
+
 def test_fetch_unknown_name():
     with pytest.raises(KeyError, match="lut_LE-2D-FEM-19.txt"):
         fetch("lut_nope.txt")
