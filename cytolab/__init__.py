@@ -3,7 +3,12 @@
 Open a measurement with :func:`new_dataset`, write one with
 :class:`RTDCWriter`; gate it with ``ds.config["filtering"]``, ``ds.filter``
 and :class:`PolygonFilter`, summarize it with :mod:`cytolab.statistics`;
-draw lines of constant Young's modulus with :mod:`cytolab.isoelastics`.
+draw lines of constant Young's modulus with :mod:`cytolab.isoelastics`;
+colour scatter plots by density with ``ds.get_kde_scatter`` and
+:mod:`cytolab.kde_methods`, downsample them with
+``ds.get_downsampled_scatter`` (:mod:`cytolab.downsampling`) and draw
+percentile contours with ``ds.get_kde_contour`` and
+:mod:`cytolab.kde_contours`; plot with :mod:`cytolab.plot`.
 Feature and metadata definitions are in :mod:`cytolab.definitions` (alias
 :mod:`cytolab.dfn`).
 
@@ -18,7 +23,7 @@ import sys
 
 from . import definitions
 from ._version import __version__
-from .analysis import isoelastics, statistics
+from .analysis import downsampling, isoelastics, kde_contours, kde_methods, statistics
 from .rtdc import (
     Configuration,
     PolygonFilter,
@@ -34,9 +39,13 @@ dfn = definitions
 sys.modules[__name__ + ".dfn"] = definitions
 sys.modules[__name__ + ".statistics"] = statistics
 sys.modules[__name__ + ".isoelastics"] = isoelastics
+sys.modules[__name__ + ".kde_methods"] = kde_methods
+sys.modules[__name__ + ".kde_contours"] = kde_contours
+sys.modules[__name__ + ".downsampling"] = downsampling
 
 __all__ = [
     "Configuration", "PolygonFilter", "RTDCBase", "RTDCWriter", "__version__",
-    "definitions", "dfn", "isoelastics", "load_plugin_feature", "new_dataset",
+    "definitions", "dfn", "downsampling", "isoelastics", "kde_contours",
+    "kde_methods", "load_plugin_feature", "new_dataset",
     "register_temporary_feature", "set_temporary_feature", "statistics",
 ]

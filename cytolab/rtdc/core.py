@@ -31,9 +31,10 @@ from .basin import Basin, basins_from_dicts
 from .config import Configuration
 from .filter import Filter
 from .polygon_filter import PolygonFilter
+from .scatter import ScatterMixin
 
 
-class RTDCBase(abc.ABC):
+class RTDCBase(ScatterMixin, abc.ABC):
     """Base class of all datasets.
 
     Parameters

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .. import definitions as dfn
+from ..analysis.downsampling import downsample_rand
 from ..errors import CytolabWarning
 from .polygon_filter import PolygonFilter
 
@@ -33,10 +34,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .core import RTDCBase
 
 __all__ = ["Filter", "FilterFeatureMissingWarning"]
-
-#: Seed of the random subset of ``limit events`` (reproducible across runs).
-LIMIT_EVENTS_SEED = 47
-
 
 class FilterFeatureMissingWarning(CytolabWarning):
     """A box filter refers to a feature the dataset does not have."""
@@ -213,11 +210,10 @@ class Filter:
             if limit < 0:
                 raise ValueError(f"'limit events' must be >= 0, got {limit}")
             if 0 < limit < np.count_nonzero(result):
-                rng = np.random.default_rng(LIMIT_EVENTS_SEED)
-                keep = rng.choice(np.flatnonzero(result), size=limit,
-                                  replace=False)
+                passed = np.flatnonzero(result)
+                _, keep = downsample_rand(passed, limit, ret_idx=True)
                 result = np.zeros_like(result)
-                result[keep] = True
+                result[passed[keep]] = True
         else:
             result = np.ones(len(ds), dtype=bool)
         self._all = result
