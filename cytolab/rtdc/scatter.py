@@ -285,8 +285,9 @@ def _unscale(values: np.ndarray, scale: str) -> np.ndarray:
 
 def _auto_spacing(a: np.ndarray) -> float:
     """Percentile spacing, with fallbacks for data without spread."""
-    for spacing in (kde_methods.bin_width_percentile(a),
-                    kde_methods.bin_width_doane(a), np.ptp(a) / 20):
+    for rule in (kde_methods.bin_width_percentile, kde_methods.bin_width_doane,
+                 lambda values: np.ptp(values) / 20):
+        spacing = rule(a)
         if np.isfinite(spacing) and spacing > 0:
             return float(spacing)
     scale = float(np.abs(a).max())
