@@ -100,8 +100,8 @@ def downsample_grid(a: Any, b: Any, samples: int, remove_invalid: bool = False,
     A ``floor(sqrt(samples))``-squared grid spans the finite events; the
     first event of every occupied cell is kept, and events chosen at random
     (seeded, reproducible) from the rest make up the number. Events with
-    NaN or inf are only used for filling up, and not at all with
-    `remove_invalid`.
+    NaN or inf are only used when there are not enough valid ones, and
+    not at all with `remove_invalid`.
 
     Parameters
     ----------
@@ -132,14 +132,14 @@ def downsample_grid(a: Any, b: Any, samples: int, remove_invalid: bool = False,
     """
     a, b, samples = _check(a, samples, b)
     good = valid(a, b)
-    pool = good if remove_invalid else np.ones(a.size, dtype=bool)
-    if samples >= np.count_nonzero(pool):
-        idx = pool.copy()
+    pools = (good,) if remove_invalid else (good, ~good)
+    if samples >= sum(np.count_nonzero(pool) for pool in pools):
+        idx = np.logical_or.reduce(pools)
     else:
         cells = max(1, math.isqrt(samples))
         idx = np.zeros(a.size, dtype=bool)
         populate_grid(_discrete(a, cells), _discrete(b, cells), idx, good)
-        _fill_or_trim(idx, pool, samples)
+        _fill_or_trim(idx, pools, samples)
     if ret_idx:
         return a[idx], b[idx], idx
     return a[idx], b[idx]
@@ -176,7 +176,7 @@ def downsample_rand(a: Any, samples: int, remove_invalid: bool = False,
     a, _, samples = _check(a, samples)
     pool = np.isfinite(a) if remove_invalid else np.ones(a.size, dtype=bool)
     idx = np.zeros(a.size, dtype=bool)
-    _fill_or_trim(idx, pool, samples)
+    _fill_or_trim(idx, (pool,), samples)
     if ret_idx:
         return a[idx], idx
     return a[idx]
@@ -201,14 +201,19 @@ def _discrete(a: np.ndarray, cells: int) -> np.ndarray:
     return np.minimum(scaled.astype(np.int64), cells - 1)
 
 
-def _fill_or_trim(idx: np.ndarray, pool: np.ndarray, samples: int) -> None:
-    """Add or remove events of `pool` at random until `samples` are kept."""
+def _fill_or_trim(idx: np.ndarray, pools: tuple[np.ndarray, ...],
+                  samples: int) -> None:
+    """Add events at random (from the first of `pools` first) or remove
+    kept ones at random until `samples` are kept."""
     kept = np.count_nonzero(idx)
     rng = np.random.default_rng(SEED)
-    if kept < samples:
+    for pool in pools:
+        if kept >= samples:
+            break
         others = np.flatnonzero(pool & ~idx)
         take = min(samples - kept, others.size)
         idx[rng.choice(others, size=take, replace=False)] = True
-    elif kept > samples:
+        kept += take
+    if kept > samples:
         drop = rng.choice(np.flatnonzero(idx), size=kept - samples, replace=False)
         idx[drop] = False

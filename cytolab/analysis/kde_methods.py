@@ -210,8 +210,8 @@ def kde_histogram(events_x: np.ndarray, events_y: np.ndarray,
     bx, by = _pair(bins, "bins")
     if bx < 1 or by < 1:
         raise ValueError(f"bins must be positive integers, got {bins}")
-    x0, wx = _hist_axis(events_x, bx)
-    y0, wy = _hist_axis(events_y, by)
+    x0, x1, wx = _hist_axis(events_x, bx)
+    y0, y1, wy = _hist_axis(events_y, by)
     ix = np.minimum(((events_x - x0) / wx).astype(np.intp), bx - 1)
     iy = np.minimum(((events_y - y0) / wy).astype(np.intp), by - 1)
     counts = np.bincount(ix * by + iy, minlength=bx * by).reshape(bx, by)
@@ -219,8 +219,7 @@ def kde_histogram(events_x: np.ndarray, events_y: np.ndarray,
     fi = np.clip((xout - x0) / wx - 0.5, 0, bx - 1)
     fj = np.clip((yout - y0) / wy - 0.5, 0, by - 1)
     density = bilinear(hist, fi, fj)
-    outside = ((xout < x0) | (xout > x0 + bx * wx)
-               | (yout < y0) | (yout > y0 + by * wy))
+    outside = (xout < x0) | (xout > x1) | (yout < y0) | (yout > y1)
     density[outside] = 0
     return density
 
@@ -383,9 +382,9 @@ def _spread(a: np.ndarray) -> float:
     return 0.01 * scale if scale > 0 else 1.0
 
 
-def _hist_axis(a: np.ndarray, bins: int) -> tuple[float, float]:
-    """Lower edge and bin width of a histogram axis over the range of `a`."""
+def _hist_axis(a: np.ndarray, bins: int) -> tuple[float, float, float]:
+    """Edges and bin width of a histogram axis over the range of `a`."""
     lo, hi = float(a.min()), float(a.max())
     if hi <= lo:
         lo, hi = lo - 0.5, hi + 0.5
-    return lo, (hi - lo) / bins
+    return lo, hi, (hi - lo) / bins

@@ -305,7 +305,7 @@ def _contour_axis(a: np.ndarray, acc: float | None, name: str, feat: str
     elif not (np.isfinite(acc) and acc > 0):
         raise ValueError(f"{name} must be positive, got {acc} (feature '{feat}')")
     if hi <= lo:  # no spread: a small grid around the value
-        lo, hi = lo - 5 * acc, hi + 5 * acc
+        return lo + acc * np.arange(-5, 6)
     steps = max(1, math.ceil((hi - lo) / acc - 1e-9))
     if lo + acc * steps < hi:
         steps += 1
