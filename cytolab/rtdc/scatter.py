@@ -75,8 +75,8 @@ class ScatterMixin:
             raise ValueError(f"downsample must be a non-negative integer, got "
                              f"{downsample!r}")
         x, y, selected = self._filtered_pair(xax, yax)
-        xs = _scale(x, xscale, xax)
-        ys = _scale(y, yscale, yax)
+        xs = apply_scale(x, xscale, xax)
+        ys = apply_scale(y, yscale, yax)
         if downsample == 0:
             keep = (downsampling.valid(xs, ys) if remove_invalid
                     else np.ones(x.size, dtype=bool))
@@ -136,8 +136,8 @@ class ScatterMixin:
         (True, True)
         """
         x, y, _ = self._filtered_pair(xax, yax)
-        xs = _scale(x, xscale, xax)
-        ys = _scale(y, yscale, yax)
+        xs = apply_scale(x, xscale, xax)
+        ys = apply_scale(y, yscale, yax)
         good = downsampling.valid(xs, ys)
         if not good.any():
             raise ValueError(f"No valid events of '{xax}' and '{yax}' "
@@ -190,15 +190,15 @@ class ScatterMixin:
         True
         """
         x, y, _ = self._filtered_pair(xax, yax)
-        xs = _scale(x, xscale, xax)
-        ys = _scale(y, yscale, yax)
+        xs = apply_scale(x, xscale, xax)
+        ys = apply_scale(y, yscale, yax)
         if positions is None:
             px, py = xs, ys
         else:
             if len(positions) != 2:
                 raise ValueError("positions must be two arrays (x and y)")
-            px = _scale(np.asarray(positions[0], dtype=float), xscale, xax)
-            py = _scale(np.asarray(positions[1], dtype=float), yscale, yax)
+            px = apply_scale(np.asarray(positions[0], dtype=float), xscale, xax)
+            py = apply_scale(np.asarray(positions[1], dtype=float), yscale, yax)
         good = downsampling.valid(xs, ys)
         kwargs = _kde_kwargs(kde_type, kde_kwargs, xs[good], ys[good])
         density = kde_methods.get_method(kde_type)(xs, ys, xout=px, yout=py,
@@ -244,7 +244,7 @@ class ScatterMixin:
         ...                          method=bin_width_percentile)
         0.10434782608695654
         """
-        scaled = _scale(np.asarray(a, dtype=float), scale, feat)
+        scaled = apply_scale(np.asarray(a, dtype=float), scale, feat)
         spacing = method(scaled[np.isfinite(scaled)], **(method_kw or {}))
         if ret_scaled:
             return spacing, scaled
@@ -266,8 +266,15 @@ class ScatterMixin:
         return x, y, selected
 
 
-def _scale(values: np.ndarray, scale: str, feat: str) -> np.ndarray:
-    """`values` on the axis scale (log10; not positive -> NaN)."""
+def apply_scale(values: Any, scale: str, feat: str = "undefined") -> np.ndarray:
+    """`values` on an axis scale: as they are, or log10 (not positive -> NaN).
+
+    Examples
+    --------
+    >>> apply_scale(np.array([100.0, -1.0]), "log").tolist()
+    [2.0, nan]
+    """
+    values = np.asarray(values, dtype=float)
     if scale == "linear":
         return values
     if scale == "log":
