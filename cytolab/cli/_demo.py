@@ -1,9 +1,11 @@
 """Simulate a measurement and show what cytolab does with it.
 
-Writes a synthetic RT-DC measurement (scalar features, images, masks), opens
-it again, writes a small derived file with a new feature whose other features
-come from the measurement through a basin (no data copied), and prints a
-summary.
+Writes a synthetic RT-DC measurement (scalar features) and a smaller one with
+images, masks and fluorescence traces, opens them again, writes a small
+derived file with a new feature whose other features come from the
+measurement through a basin (no data copied), draws an overview figure
+(``overview.png``: density scatter plot, an event's image, contour and mask,
+its fluorescence traces; needs ``cytolab[plot]``) and prints a summary.
 """
 from __future__ import annotations
 
@@ -14,13 +16,13 @@ from typing import TextIO
 
 import numpy as np
 
-from ..rtdc import RTDCWriter, new_dataset
+from ..rtdc import RTDCBase, RTDCWriter, new_dataset
 from ..simulate import simulate_rtdc
 
 
 def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
-         images: int = 500, seed: int = 42, stream: TextIO | None = None
-         ) -> pathlib.Path:
+         images: int = 500, seed: int = 42, stream: TextIO | None = None,
+         plot: bool = True) -> pathlib.Path:
     """Run the demo; return the path of the derived (basin-linked) file.
 
     Parameters
@@ -30,12 +32,16 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
     num_events
         Number of simulated events.
     images
-        Number of events that get images (a separate, smaller measurement
-        file, as an imaging flow cytometer records a subset of frames).
+        Number of events that get images and fluorescence traces (a
+        separate, smaller measurement file, as an imaging flow cytometer
+        records a subset of frames).
     seed
         Random seed.
     stream
         Where to print the summary (default: standard output).
+    plot
+        Draw ``overview.png`` of the measurement with images (skipped with
+        a note when matplotlib is not installed).
 
     Examples
     --------
@@ -51,7 +57,7 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
     raw = simulate_rtdc(outdir / "measurement.rtdc", num_events=num_events,
                         seed=seed)
     imaged = simulate_rtdc(outdir / "measurement_images.rtdc", num_events=images,
-                           images=True, seed=seed + 1)
+                           images=True, traces=True, seed=seed + 1)
     derived = outdir / "derived.rtdc"
     with new_dataset(raw) as ds:
         # a new per-event feature: size-normalised deformation, for a gated
@@ -76,7 +82,7 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
             f"    median deform  {np.median(ds['deform']):.4f}",
             f"    median area    {np.median(ds['area_um']):.1f} µm²",
             f"    file size      {_size(raw)}",
-            f"  with images      {imaged}",
+            f"  with images      {imaged} (and fluorescence traces)",
             f"    events         {len(di)} of {di['image'].shape[1]}x"
             f"{di['image'].shape[2]} px",
             f"    file size      {_size(imaged)}",
@@ -87,8 +93,27 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
             f"({', '.join(dd.features_basin[:5])}, ...)",
             f"    file size      {_size(derived)}",
         ]
+        if plot:
+            lines.append(f"  overview         {_overview(di, outdir)}")
     print("\n".join(lines), file=stream)
     return derived
+
+
+def _overview(ds: RTDCBase, outdir: pathlib.Path) -> str:
+    """Write ``overview.png`` of `ds`; return its path or why it was skipped."""
+    try:
+        from ..plot import overview
+        from ..plot._mpl import import_pyplot
+        plt = import_pyplot()
+    except ImportError:
+        return 'skipped (for plots: pip install "cytolab[plot]")'
+    path = outdir / "overview.png"
+    fig = overview(ds)
+    try:
+        fig.savefig(path, dpi=100)
+    finally:
+        plt.close(fig)
+    return str(path)
 
 
 def _size(path: pathlib.Path) -> str:
@@ -107,11 +132,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--events", type=int, default=5000,
                         help="number of simulated events (default: 5000)")
     parser.add_argument("--images", type=int, default=500,
-                        help="number of events with images (default: 500)")
+                        help="number of events with images and traces "
+                        "(default: 500)")
     parser.add_argument("--seed", type=int, default=42, help="random seed")
+    parser.add_argument("--no-plot", action="store_true",
+                        help="do not draw overview.png")
 
 
 def run(args: argparse.Namespace) -> pathlib.Path:
     """Run ``cytolab demo`` with parsed arguments."""
     return demo(args.outdir, num_events=args.events, images=args.images,
-                seed=args.seed)
+                seed=args.seed, plot=not args.no_plot)

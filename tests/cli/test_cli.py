@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
 
 import cytolab
 from cytolab.cli import demo
@@ -50,11 +51,36 @@ def test_demo_function(tmp_path):
         assert np.allclose(dd["userdef1"], ds["deform"][sel] / np.sqrt(
             ds["area_um"][sel]))
         assert "deform" in dd.features_basin
+    # the measurement with images also has fluorescence traces
+    with cytolab.new_dataset(tmp_path / "out" / "measurement_images.rtdc") as di:
+        assert di["trace"]["fl1_raw"].shape[0] == len(di) == 10
+    # overview figure: images and traces -> 10 x 8 inches at 100 dpi
+    png = tmp_path / "out" / "overview.png"
+    assert f"overview         {png}" in text
+    mpimg = pytest.importorskip("matplotlib.image")
+    pixels = mpimg.imread(png)
+    assert pixels.shape[:2] == (800, 1000)
+    assert pixels[..., :3].std() > 0.05  # not a blank canvas
+
+
+def test_demo_without_plot(tmp_path, monkeypatch):
+    stream = io.StringIO()
+    demo(tmp_path / "a", num_events=50, images=3, stream=stream, plot=False)
+    assert not (tmp_path / "a" / "overview.png").exists()
+    assert "overview" not in stream.getvalue()
+    # without matplotlib the demo still runs and says how to get plots
+    for name in [m for m in sys.modules if m.split(".")[0] == "matplotlib"]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    demo(tmp_path / "b", num_events=50, images=3, stream=stream)
+    assert not (tmp_path / "b" / "overview.png").exists()
+    assert 'skipped (for plots: pip install "cytolab[plot]")' in stream.getvalue()
 
 
 def test_demo_command_line(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "cytolab.cli.main", "demo",
-                           str(tmp_path / "d"), "--events", "200", "--images", "5"],
+                           str(tmp_path / "d"), "--events", "200", "--images", "5",
+                           "--no-plot"],
                           capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stderr
     assert "derived file" in proc.stdout
