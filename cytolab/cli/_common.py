@@ -1,0 +1,218 @@
+"""What every file-writing verb shares: path checks, the command log, and
+writing the output under a temporary name.
+
+A verb that writes an ``.rtdc`` file does its work inside
+:func:`output_file`::
+
+    with output_file(path_out, "compress", [path_in], {"force": False}) as tmp:
+        ...  # write the complete output to `tmp`
+
+On success the command log (JSON: job info, MD5 of the first 5 MiB of every
+input, the options) and the warnings raised during the work are stored in
+the ``logs`` group of `tmp` (as ``cytolab-<verb>`` and
+``cytolab-<verb>-warnings``), and `tmp` is renamed to `path_out`. On any
+error the temporary file is removed: nothing appears under the final name and
+the inputs are never opened for writing.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import json
+import os
+import pathlib
+import platform
+import sys
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
+from importlib import metadata as importlib_metadata
+from typing import Any
+
+import h5py
+
+from .._version import __version__
+from ..errors import CytolabError
+from ..io.files import atomic_path, is_hdf5_file, md5_5m
+from ..io.writer import HDF5Writer
+
+PathLike = str | os.PathLike
+
+#: Libraries whose versions go into the job info.
+LIBRARIES = ("numpy", "scipy", "h5py", "hdf5plugin", "scikit-image",
+             "opencv-python-headless", "imageio", "nptdms", "tqdm")
+
+
+def get_job_info() -> dict[str, dict[str, Any]]:
+    """Where and with what a command runs: time, system, Python, libraries.
+
+    Returns
+    -------
+    dict
+        ``{"time": {...}, "system": {...}, "python": {...}, "libraries":
+        {...}, "build": {...}}`` (JSON-serialisable).
+
+    Examples
+    --------
+    >>> info = get_job_info()
+    >>> sorted(info)
+    ['build', 'libraries', 'python', 'system', 'time']
+    """
+    now = datetime.datetime.now().astimezone()
+    libraries = {"cytolab": __version__}
+    for name in LIBRARIES:
+        try:
+            libraries[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            continue
+    libraries["hdf5"] = h5py.version.hdf5_version
+    return {
+        "time": {"utc": now.astimezone(datetime.timezone.utc).isoformat(),
+                 "local": now.isoformat()},
+        "system": {"os": platform.system(), "release": platform.release(),
+                   "machine": platform.machine(), "node": platform.node()},
+        "python": {"version": platform.python_version(),
+                   "implementation": platform.python_implementation(),
+                   "executable": sys.executable},
+        "libraries": libraries,
+        "build": {"cytolab": __version__},
+    }
+
+
+def get_command_log(paths: Sequence[PathLike],
+                    custom_dict: Mapping[str, Any] | None = None) -> str:
+    """JSON command log: job info, MD5 (first 5 MiB) of `paths`, custom entries.
+
+    Parameters
+    ----------
+    paths
+        Input files (missing ones are listed with ``"md5-5M": null``).
+    custom_dict
+        Further JSON-serialisable entries (paths are turned into strings).
+
+    Returns
+    -------
+    str
+        Indented JSON.
+
+    Examples
+    --------
+    >>> log = json.loads(get_command_log([], {"verb": "compress"}))
+    >>> log["verb"], "libraries" in log["job"]
+    ('compress', True)
+    """
+    files = []
+    for ii, path in enumerate(paths):
+        path = pathlib.Path(path)
+        digest = md5_5m(path) if path.is_file() else None
+        files.append({"index": ii, "name": path.name,
+                      "path": str(path.resolve()), "md5-5M": digest})
+    log: dict[str, Any] = {"job": get_job_info(), "files": files}
+    for key, value in (custom_dict or {}).items():
+        log[key] = value
+    return json.dumps(log, indent=2, sort_keys=True, default=_jsonable)
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, os.PathLike):
+        return os.fspath(obj)
+    if hasattr(obj, "item"):  # numpy scalars
+        return obj.item()
+    if isinstance(obj, (set, tuple)):
+        return list(obj)
+    raise TypeError(f"Not JSON serialisable: {obj!r}")
+
+
+def check_input(path: PathLike, rtdc: bool = True) -> pathlib.Path:
+    """The input `path`, checked to exist (and to be HDF5 when `rtdc`)."""
+    path = pathlib.Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"Input file not found: '{path}'")
+    if rtdc and path.is_file() and not is_hdf5_file(path):
+        raise CytolabError(f"Input '{path}' is not an RT-DC (HDF5) file")
+    return path
+
+
+def check_output(path: PathLike, inputs: Sequence[PathLike] = (),
+                 suffix: str | None = ".rtdc", check_suffix: bool = True,
+                 overwrite: bool = False) -> pathlib.Path:
+    """The output `path`, checked before any work is done.
+
+    Parameters
+    ----------
+    path
+        Output file.
+    inputs
+        Input files (the output must not be one of them).
+    suffix
+        Required suffix; with `check_suffix` it is appended when missing.
+    check_suffix
+        Correct the suffix.
+    overwrite
+        Allow replacing an existing output.
+
+    Raises
+    ------
+    FileExistsError
+        The output exists (and not `overwrite`).
+    FileNotFoundError
+        The output folder does not exist.
+    ValueError
+        The output is one of the inputs.
+    """
+    path = pathlib.Path(path)
+    if suffix and check_suffix and path.suffix != suffix:
+        path = path.with_name(path.name + suffix)
+    if not path.parent.is_dir():
+        raise FileNotFoundError(f"Output folder does not exist: '{path.parent}'")
+    for source in inputs:
+        if pathlib.Path(source).resolve() == path.resolve():
+            raise ValueError(f"Output '{path}' is also an input")
+    if path.exists() and not overwrite:
+        raise FileExistsError(f"Output file exists: '{path}' (remove it or "
+                              f"choose another name)")
+    return path
+
+
+@contextlib.contextmanager
+def output_file(path_out: PathLike, verb: str, paths_in: Sequence[PathLike],
+                options: Mapping[str, Any] | None = None,
+                extra_logs: Mapping[str, Sequence[str]] | None = None
+                ) -> Iterator[pathlib.Path]:
+    """Write an output file under a temporary name; log, then rename it.
+
+    Parameters
+    ----------
+    path_out
+        Final output path (already checked with :func:`check_output`).
+    verb
+        Name of the command, used in the log names.
+    paths_in
+        Input files (their MD5 goes into the command log).
+    options
+        The options of the command (JSON-serialisable).
+    extra_logs
+        Further logs to store (name -> lines), e.g. the source configuration
+        of a join.
+
+    Yields
+    ------
+    pathlib.Path
+        The temporary file to write (it exists and is empty; open it with
+        mode ``"w"``).
+    """
+    with atomic_path(path_out) as tmp:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            yield tmp
+        command_log = get_command_log(paths_in, {"verb": verb,
+                                                 "options": dict(options or {})})
+        entries = {f"cytolab-{verb}": command_log.splitlines()}
+        if caught:
+            entries[f"cytolab-{verb}-warnings"] = [
+                f"{w.category.__name__}: {w.message}" for w in caught]
+        entries.update(extra_logs or {})
+        with HDF5Writer(tmp, mode="a") as hw:
+            for name, lines in entries.items():
+                hw.store_log(name, list(lines), override=True)
+        for w in caught:  # let the caller see them, too
+            warnings.warn_explicit(w.message, w.category, w.filename, w.lineno)
