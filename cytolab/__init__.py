@@ -26,6 +26,8 @@ from ._version import __version__
 from .analysis import downsampling, isoelastics, kde_contours, kde_methods, statistics
 from .rtdc import (
     Configuration,
+    ICue,
+    IntegrityChecker,
     PolygonFilter,
     RTDCBase,
     RTDCWriter,
@@ -44,7 +46,8 @@ sys.modules[__name__ + ".kde_contours"] = kde_contours
 sys.modules[__name__ + ".downsampling"] = downsampling
 
 __all__ = [
-    "Configuration", "PolygonFilter", "RTDCBase", "RTDCWriter", "__version__",
+    "Configuration", "ICue", "IntegrityChecker", "PolygonFilter", "RTDCBase",
+    "RTDCWriter", "__version__",
     "definitions", "dfn", "downsampling", "isoelastics", "kde_contours",
     "kde_methods", "load_plugin_feature", "new_dataset",
     "register_temporary_feature", "set_temporary_feature", "statistics",

@@ -3,7 +3,16 @@
 Each verb is also a Python function of the same name here, returning the
 path of what it wrote.
 """
+from ._common import get_command_log, get_job_info
+from ._compress import compress
+from ._condense import condense
 from ._data import data
 from ._demo import demo
+from ._repack import repack
+from ._verify import verify
 
-__all__ = ["data", "demo"]
+#: Name of :func:`verify` in the reference tools.
+verify_dataset = verify
+
+__all__ = ["compress", "condense", "data", "demo", "get_command_log",
+           "get_job_info", "repack", "verify", "verify_dataset"]

@@ -1,22 +1,38 @@
 """Entry point of the ``cytolab`` command.
 
 Exit codes: 0 success, 1 the command failed (the message says why),
-2 invalid command-line arguments.
+2 invalid command-line arguments; ``cytolab verify`` has its own codes
+(0 valid, 1 alerts, 2 violations, 3 both, 4 other error).
+
+Each verb is also installed as a console script ``cytolab-<verb>`` (for
+users of the reference tools' ``dclab-<verb>`` scripts).
 """
 from __future__ import annotations
 
 import argparse
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from .._version import __version__
 from ..errors import CytolabError
-from . import _data, _demo
+from . import (
+    _compress,
+    _condense,
+    _data,
+    _demo,
+    _repack,
+    _verify,
+)
 
-#: verb -> module with `add_arguments(parser)` and `run(args)`
+#: verb -> module with `add_arguments(parser)` and `run(args)`; `run` may
+#: return an exit code (an int), anything else means success
 VERBS = {
     "demo": _demo,
     "data": _data,
+    "compress": _compress,
+    "condense": _condense,
+    "repack": _repack,
+    "verify": _verify,
 }
 
 
@@ -48,11 +64,27 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     try:
-        args._run(args)
+        result = args._run(args)
     except (CytolabError, OSError, ValueError) as exc:
         print(f"cytolab {args.verb}: error: {exc}", file=sys.stderr)
         return 1
-    return 0
+    return result if isinstance(result, int) and not isinstance(result, bool) \
+        else 0
+
+
+def _script(verb: str) -> Callable[[], int]:
+    """Console script ``cytolab-<verb>``: ``cytolab <verb>`` by another name."""
+    def script() -> int:
+        return main([verb, *sys.argv[1:]])
+    script.__name__ = f"{verb}_script"
+    script.__doc__ = f"Run ``cytolab {verb}`` (console script cytolab-{verb})."
+    return script
+
+
+compress_script = _script("compress")
+condense_script = _script("condense")
+repack_script = _script("repack")
+verify_script = _script("verify")
 
 
 if __name__ == "__main__":  # pragma: no cover

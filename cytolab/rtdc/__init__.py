@@ -2,6 +2,7 @@
 hierarchies, temporary features and the writer."""
 from .ancillaries import AncillaryFeature
 from .basin import Basin, HDF5Basin, InternalH5DatasetBasin
+from .check import ICue, IntegrityChecker
 from .config import Configuration
 from .core import RTDCBase
 from .filter import Filter
@@ -25,7 +26,8 @@ from .writer import RTDCWriter
 
 __all__ = [
     "FORMATS", "AncillaryFeature", "Basin", "Configuration", "Filter", "HDF5Basin",
-    "InternalH5DatasetBasin", "PlugInFeature", "PluginImportError", "PolygonFilter",
+    "ICue", "IntegrityChecker", "InternalH5DatasetBasin", "PlugInFeature",
+    "PluginImportError", "PolygonFilter",
     "PolygonFilterError", "RTDCBase", "RTDCWriter", "RTDC_Dict", "RTDC_HDF5",
     "RTDC_Hierarchy", "deregister_all", "deregister_temporary_feature",
     "load_plugin_feature", "new_dataset", "register_temporary_feature",
