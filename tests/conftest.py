@@ -50,3 +50,25 @@ def emodulus_data(monkeypatch) -> pathlib.Path:
                     f"tests need ../shared/data next to the checkout)")
     monkeypatch.setenv("CYTOLAB_DATA_CACHE", str(folder))
     return folder
+
+
+@pytest.fixture(scope="session")
+def real_tdms_dirs(tmp_path_factory) -> dict[str, pathlib.Path]:
+    """Every real legacy TDMS measurement, unpacked (skips when absent).
+
+    Returns a dict of archive stem (e.g. ``"fmt-tdms_fl-image_2016"``) to the
+    folder holding the unpacked files. Tests must not modify these folders
+    (copy them first).
+    """
+    src = _require_rtdc_data()
+    archives = sorted(src.glob("fmt-tdms_*.zip"))
+    if not archives:
+        pytest.skip(f"no fmt-tdms_*.zip archives in {src}")
+    unpack = tmp_path_factory.mktemp("real_tdms")
+    out: dict[str, pathlib.Path] = {}
+    for arc in archives:
+        dest = unpack / arc.stem
+        with zipfile.ZipFile(arc) as zf:
+            zf.extractall(dest)
+        out[arc.stem] = dest
+    return out

@@ -9,10 +9,11 @@ from ._condense import condense
 from ._data import data
 from ._demo import demo
 from ._repack import repack
+from ._tdms2rtdc import tdms2rtdc
 from ._verify import verify
 
 #: Name of :func:`verify` in the reference tools.
 verify_dataset = verify
 
 __all__ = ["compress", "condense", "data", "demo", "get_command_log",
-           "get_job_info", "repack", "verify", "verify_dataset"]
+           "get_job_info", "repack", "tdms2rtdc", "verify", "verify_dataset"]

@@ -21,6 +21,7 @@ from . import (
     _data,
     _demo,
     _repack,
+    _tdms2rtdc,
     _verify,
 )
 
@@ -32,6 +33,7 @@ VERBS = {
     "compress": _compress,
     "condense": _condense,
     "repack": _repack,
+    "tdms2rtdc": _tdms2rtdc,
     "verify": _verify,
 }
 
@@ -84,6 +86,7 @@ def _script(verb: str) -> Callable[[], int]:
 compress_script = _script("compress")
 condense_script = _script("condense")
 repack_script = _script("repack")
+tdms2rtdc_script = _script("tdms2rtdc")
 verify_script = _script("verify")
 
 

@@ -13,7 +13,7 @@ import h5py
 from ..errors import FileFormatError
 from ..io import is_hdf5_file
 from .core import RTDCBase
-from .formats import RTDC_HDF5, RTDC_Dict, RTDC_Hierarchy
+from .formats import RTDC_HDF5, RTDC_TDMS, RTDC_Dict, RTDC_Hierarchy
 
 _URL = re.compile(r"^(https?|s3)://", re.IGNORECASE)
 _DCOR_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
@@ -26,9 +26,10 @@ def new_dataset(data: Any, identifier: str | None = None, **kwargs: Any) -> RTDC
     ----------
     data
         One of: a path to an ``.rtdc`` file (detected by content, whatever the
-        extension), an open :class:`h5py.File`, a binary file-like object
-        holding HDF5 data, a dict of feature arrays, or a dataset (gives a
-        hierarchy child, available with the filtering features).
+        extension), a path to a legacy ``.tdms`` file (by extension), an open
+        :class:`h5py.File`, a binary file-like object holding HDF5 data, a
+        dict of feature arrays, or a dataset (gives a hierarchy child,
+        available with the filtering features).
     identifier
         Unique identifier of the new instance.
     **kwargs
@@ -70,9 +71,8 @@ def new_dataset(data: Any, identifier: str | None = None, **kwargs: Any) -> RTDC
             raise FileFormatError(f"File not found: '{path}'")
         if path.is_dir():
             raise FileFormatError(f"'{path}' is a directory, not a measurement file")
-        if path.suffix.lower() == ".tdms":
-            raise NotImplementedError(
-                f"The TDMS format is not supported yet: '{path}'")
+        if RTDC_TDMS.can_open(path):
+            return RTDC_TDMS(path, identifier=identifier, **kwargs)
         if is_hdf5_file(path):
             return RTDC_HDF5(path, identifier=identifier, **kwargs)
         raise FileFormatError(f"Unsupported file format (not HDF5): '{path}'")

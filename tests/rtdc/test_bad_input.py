@@ -110,9 +110,10 @@ def test_unsupported_inputs(tmp_path):
         cytolab.new_dataset(42)
     tdms = tmp_path / "M1_data.tdms"
     tdms.write_bytes(b"TDSm")
-    with pytest.raises(NotImplementedError) as exc:
+    # a lone .tdms table without its ini files: a clear error naming the file
+    with pytest.raises(cytolab.errors.FileFormatError) as exc:
         cytolab.new_dataset(tdms)
-    assert str(tdms) in str(exc.value)
+    assert str(tdms) in str(exc.value) and "para.ini" in str(exc.value)
 
 
 @pytest.fixture

@@ -61,7 +61,7 @@ def test_new_dataset_errors(tmp_path):
         cytolab.new_dataset(tmp_path / "nope.rtdc")
     with pytest.raises(NotImplementedError, match="Remote"):
         cytolab.new_dataset("https://example.org/data.rtdc")
-    with pytest.raises(NotImplementedError, match="TDMS"):
+    with pytest.raises(FileFormatError, match="missing a_para.ini"):
         (tmp_path / "a.tdms").write_bytes(b"TDSm")
         cytolab.new_dataset(tmp_path / "a.tdms")
     with pytest.raises(TypeError, match="int"):
