@@ -67,3 +67,12 @@ def test_invalid_arguments(tmp_path):
     with pytest.raises(ValueError, match="num_events"):
         simulate_rtdc(tmp_path / "x.rtdc", num_events=-1)
     assert not (tmp_path / "x.rtdc").exists()
+
+
+def test_index_online_grows_across_chunks(tmp_path):
+    """The device counts events: index_online continues from chunk to chunk."""
+    path = simulate_rtdc(tmp_path / "chunks.rtdc", num_events=250, chunk_size=100,
+                         seed=4)
+    with cytolab.new_dataset(path) as ds:
+        assert ds["index_online"].tolist() == list(range(1, 251))
+        assert np.all(np.diff(ds["frame"]) > 0)

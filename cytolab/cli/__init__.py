@@ -8,7 +8,9 @@ from ._compress import compress
 from ._condense import condense
 from ._data import data
 from ._demo import demo
+from ._join import join
 from ._repack import repack
+from ._split import split
 from ._tdms2rtdc import tdms2rtdc
 from ._verify import verify
 
@@ -16,4 +18,5 @@ from ._verify import verify
 verify_dataset = verify
 
 __all__ = ["compress", "condense", "data", "demo", "get_command_log",
-           "get_job_info", "repack", "tdms2rtdc", "verify", "verify_dataset"]
+           "get_job_info", "join", "repack", "split", "tdms2rtdc", "verify",
+           "verify_dataset"]

@@ -20,7 +20,9 @@ from . import (
     _condense,
     _data,
     _demo,
+    _join,
     _repack,
+    _split,
     _tdms2rtdc,
     _verify,
 )
@@ -32,7 +34,9 @@ VERBS = {
     "data": _data,
     "compress": _compress,
     "condense": _condense,
+    "join": _join,
     "repack": _repack,
+    "split": _split,
     "tdms2rtdc": _tdms2rtdc,
     "verify": _verify,
 }
@@ -85,7 +89,9 @@ def _script(verb: str) -> Callable[[], int]:
 
 compress_script = _script("compress")
 condense_script = _script("condense")
+join_script = _script("join")
 repack_script = _script("repack")
+split_script = _script("split")
 tdms2rtdc_script = _script("tdms2rtdc")
 verify_script = _script("verify")
 

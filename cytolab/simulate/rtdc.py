@@ -113,7 +113,7 @@ def _ratio_for_deformation(deform: np.ndarray) -> np.ndarray:
 def simulate_scalar_features(num_events: int, rng: np.random.Generator,
                              pixel_size: float = 0.34, frame_rate: float = 2000.0,
                              roi: tuple[int, int] = (80, 250), first_frame: int = 0,
-                             ) -> dict[str, np.ndarray]:
+                             first_index: int = 0) -> dict[str, np.ndarray]:
     """Scalar features of `num_events` simulated cells.
 
     Parameters
@@ -130,6 +130,9 @@ def simulate_scalar_features(num_events: int, rng: np.random.Generator,
         Image height and width [px].
     first_frame
         Frame number of the first event (for writing in chunks).
+    first_index
+        ``index_online`` of the event before the first one (for writing in
+        chunks; the device counts events, so it grows across chunks).
 
     Returns
     -------
@@ -166,7 +169,7 @@ def simulate_scalar_features(num_events: int, rng: np.random.Generator,
         "circ": circ,
         "deform": 1 - circ,
         "frame": frame,
-        "index_online": np.arange(n, dtype=np.int64) + 1 + first_frame // 5,
+        "index_online": np.arange(n, dtype=np.int64) + 1 + first_index,
         "inert_ratio_cvx": ratio,
         "inert_ratio_raw": ratio * (1 + np.abs(rng.normal(0, 0.01, size=n))),
         "nevents": np.ones(n, dtype=np.int64),
@@ -516,12 +519,14 @@ def simulate_rtdc(path: str | os.PathLike, num_events: int = 1000,
                        show=progress)
     with RTDCWriter(path, mode="reset") as hw, bar:
         hw.store_metadata(metadata)
-        first_frame = 0
+        first_frame = first_index = 0
         for _, count in chunks:
             feats = simulate_scalar_features(count, rng, pixel_size=pixel_size,
-                                             roi=roi, first_frame=first_frame)
+                                             roi=roi, first_frame=first_frame,
+                                             first_index=first_index)
             if count:
                 first_frame = int(feats["frame"][-1])
+                first_index = int(feats["index_online"][-1])
             for name in SIMULATED_FEATURES:
                 hw.store_feature(name, feats[name])
             if images:
