@@ -122,13 +122,46 @@ def _jsonable(obj: Any) -> Any:
     raise TypeError(f"Not JSON serialisable: {obj!r}")
 
 
-def check_input(path: PathLike, rtdc: bool = True) -> pathlib.Path:
-    """The input `path`, checked to exist (and to be HDF5 when `rtdc`)."""
+def check_input(path: PathLike, rtdc: bool = True, events: bool = True
+                ) -> pathlib.Path:
+    """The input `path`, checked before any work is done.
+
+    Parameters
+    ----------
+    path
+        Input file (or folder, when not `rtdc`).
+    rtdc
+        The input must be an RT-DC file: a file, HDF5, and (with `events`)
+        holding an ``events`` group.
+    events
+        Require the ``events`` group (off for tools that examine broken
+        files, like ``verify``).
+
+    Raises
+    ------
+    FileNotFoundError
+        The input does not exist.
+    IsADirectoryError
+        An RT-DC input is a folder.
+    CytolabError
+        An RT-DC input is not HDF5 or has no ``events`` group.
+    """
     path = pathlib.Path(path)
     if not path.exists():
         raise FileNotFoundError(f"Input file not found: '{path}'")
-    if rtdc and path.is_file() and not is_hdf5_file(path):
+    if not rtdc:
+        return path
+    if path.is_dir():
+        raise IsADirectoryError(f"'{path}' is a directory, not a measurement "
+                                f"file")
+    if not is_hdf5_file(path):
         raise CytolabError(f"Input '{path}' is not an RT-DC (HDF5) file")
+    if events:
+        with h5py.File(path, "r") as h5:
+            if not isinstance(h5.get("events"), h5py.Group):
+                raise CytolabError(f"Input '{path}' is not an RT-DC file: it "
+                                   f"has no 'events' group (found: "
+                                   f"{sorted(h5.keys())})")
     return path
 
 

@@ -28,7 +28,6 @@ from collections.abc import Sequence
 import h5py
 
 from .._progress import progress_bar
-from ..errors import CytolabError
 from ..io.copier import rtdc_copy
 from ..io.files import open_h5
 from ._common import PathLike, check_input, check_output, output_file
@@ -97,7 +96,6 @@ def compress(path_in: PathLike, path_out: PathLike, force: bool = False,
     (True, True)
     """
     path_in = check_input(path_in)
-    require_rtdc_file(path_in)
     path_out = check_output(path_out, inputs=[path_in], check_suffix=check_suffix)
     if force:
         warnings.warn("`force` (--force) of `compress` is deprecated and has no "
@@ -108,32 +106,6 @@ def compress(path_in: PathLike, path_out: PathLike, force: bool = False,
         with src, h5py.File(tmp, "w") as dst:
             copy_rtdc_file(src, dst, desc="compress")
     return path_out
-
-
-def require_rtdc_file(path: pathlib.Path) -> None:
-    """Raise :class:`CytolabError` unless `path` is an HDF5 file with events.
-
-    Parameters
-    ----------
-    path
-        An existing HDF5 file (checked with :func:`check_input`).
-
-    Examples
-    --------
-    >>> import pathlib, tempfile, h5py
-    >>> path = pathlib.Path(tempfile.mkdtemp()) / "plain.h5"
-    >>> with h5py.File(path, "w") as h5:
-    ...     _ = h5.create_dataset("x", data=[1, 2])
-    >>> require_rtdc_file(path)
-    Traceback (most recent call last):
-    ...
-    cytolab.errors.CytolabError: Input '...plain.h5' is not an RT-DC file: ...
-    """
-    h5, _ = open_h5(path, "r")
-    with h5:
-        if not isinstance(h5.get("events"), h5py.Group):
-            raise CytolabError(f"Input '{path}' is not an RT-DC file: it has no "
-                               f"'events' group (found: {sorted(h5.keys())})")
 
 
 def copy_rtdc_file(src: h5py.File, dst: h5py.File,

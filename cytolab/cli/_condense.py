@@ -270,7 +270,7 @@ def _condense(ds: RTDCBase, h5: h5py.File, store_ancillary_features: bool,
     src = src if isinstance(src, h5py.Group) else None
     groups = plan_features(ds, store_ancillary_features=store_ancillary_features,
                            store_basin_features=store_basin_features)
-    trimmer = _CacheTrimmer(ds)
+    checkpoint = ds.cache_checkpoint()  # memory: keep one feature at a time
     with RTDCWriter(h5, mode="append") as hw:
         if src is not None:
             rtdc_copy(src, h5, features="none", include_basins=True,
@@ -286,7 +286,7 @@ def _condense(ds: RTDCBase, h5: h5py.File, store_ancillary_features: bool,
                     if feat not in events:
                         _store_feature(ds, hw, events, src, feat, source)
                     bar.update(1)
-                trimmer.trim()
+                ds.release_cache(checkpoint)
     return sorted(events)
 
 
@@ -422,48 +422,6 @@ def _open_dataset(path: pathlib.Path) -> Iterator[RTDCBase]:
         raise CytolabError(f"Cannot condense '{path}': {exc}") from exc
     with ds:
         yield ds
-
-
-# memory ----------------------------------------------------------------------
-
-
-class _CacheTrimmer:
-    """Drop what a dataset (and its basins and parents) cached since creation.
-
-    Datasets cache every feature they read or compute; condensing a large
-    file feature by feature would otherwise end up holding all of them. The
-    trimmer remembers the cache entries present when it is created and
-    removes every later entry on :meth:`trim`.
-    """
-
-    def __init__(self, ds: RTDCBase) -> None:
-        self.ds = ds
-        self._before = [(cache, set(cache)) for cache in _caches(ds)]
-
-    def trim(self) -> None:
-        for cache in _caches(self.ds):
-            old = next((keys for c, keys in self._before if c is cache), set())
-            for key in [k for k in cache if k not in old]:
-                del cache[key]
-
-
-def _caches(ds: RTDCBase, depth: int = 0) -> list[dict[Any, Any]]:
-    """The feature caches of `ds`, its opened basins and hierarchy parents."""
-    found = []
-    for cache in (getattr(ds, "_ancillaries", None),
-                  getattr(ds, "_basin_cache", None),
-                  getattr(getattr(ds, "_events", None), "_cache", None)):
-        if isinstance(cache, dict):
-            found.append(cache)
-    if depth < 8:
-        for basin in getattr(ds, "_basins", None) or []:
-            bds = getattr(basin, "_ds", None)
-            if isinstance(bds, RTDCBase):
-                found += _caches(bds, depth + 1)
-        parent = getattr(ds, "hparent", None)
-        if isinstance(parent, RTDCBase):
-            found += _caches(parent, depth + 1)
-    return found
 
 
 # command line ----------------------------------------------------------------

@@ -246,9 +246,6 @@ def _check_inputs(paths_in: Sequence[PathLike]) -> list[pathlib.Path]:
         raise ValueError("cytolab join needs at least one input file")
     seen: dict[pathlib.Path, pathlib.Path] = {}
     for path in paths:
-        if path.is_dir():
-            raise IsADirectoryError(f"Input '{path}' is a directory, not an "
-                                    f"RT-DC file")
         key = path.resolve()
         if key in seen:
             raise ValueError(f"Input '{path}' is given twice (joining a "

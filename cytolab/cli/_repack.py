@@ -29,7 +29,7 @@ import h5py
 from .. import definitions as dfn
 from ..io.files import atomic_path, open_h5
 from ._common import PathLike, check_input, check_output
-from ._compress import copy_rtdc_file, require_rtdc_file
+from ._compress import copy_rtdc_file
 
 #: Sections of root attributes (``"section:key"``) that a repack keeps.
 KEPT_SECTIONS: frozenset[str] = frozenset(dfn.CFG_METADATA) | {"user"}
@@ -98,7 +98,6 @@ def repack(path_in: PathLike, path_out: PathLike, strip_basins: bool = False,
     (False, False, 100)
     """
     path_in = check_input(path_in)
-    require_rtdc_file(path_in)
     path_out = check_output(path_out, inputs=[path_in], check_suffix=check_suffix)
     with atomic_path(path_out) as tmp:
         src, _ = open_h5(path_in, "r")

@@ -32,7 +32,6 @@ import sys
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..errors import CytolabError
 from ..rtdc.check import ICue, IntegrityChecker, format_cues
 from ._common import check_input
 
@@ -93,9 +92,11 @@ def verify(path_in: str | os.PathLike, stream: TextIO | None = None) -> int:
     try:
         path = pathlib.Path(path_in)
         # legacy .tdms measurements are not HDF5; the checker opens them
-        path = check_input(path, rtdc=path.suffix.lower() != ".tdms")
-        if path.is_dir():
-            raise CytolabError(f"'{path}' is a directory, not a measurement file")
+        path = check_input(path, rtdc=path.suffix.lower() != ".tdms",
+                           events=False)
+        if path.is_dir():  # a folder named *.tdms
+            raise IsADirectoryError(f"'{path}' is a directory, not a "
+                                    f"measurement file")
         with IntegrityChecker(path) as checker:
             cues = checker.check()
     except Exception as exc:  # noqa: BLE001  (exit code 4, never a traceback)

@@ -202,6 +202,60 @@ class RTDCBase(ScatterMixin, abc.ABC):
                            f"{[r.req_config for r in recipes]}")
         return "; ".join(reasons)
 
+    # caches
+    def cache_checkpoint(self) -> dict[int, frozenset[Any]]:
+        """What the feature caches hold now, for :meth:`release_cache`.
+
+        The caches are those of this dataset, of its opened basins and of
+        its hierarchy parents.
+        """
+        return {id(cache): frozenset(cache) for cache in self._feature_caches()}
+
+    def release_cache(self, checkpoint: dict[int, frozenset[Any]] | None = None
+                      ) -> None:
+        """Drop cached feature data (read or computed) added since `checkpoint`.
+
+        Tools that go through a large dataset feature by feature use this to
+        keep memory bounded; the data are read or computed again when
+        needed.
+
+        Parameters
+        ----------
+        checkpoint
+            From :meth:`cache_checkpoint`; None drops everything cached.
+
+        Examples
+        --------
+        >>> import cytolab
+        >>> ds = cytolab.new_dataset({"size_x": [20.0, 30.0], "size_y": [10., 10.]})
+        >>> mark = ds.cache_checkpoint()
+        >>> ds["aspect"].tolist()       # computed and cached
+        [2.0, 3.0]
+        >>> ds.release_cache(mark)      # cache as it was before
+        >>> "aspect" in ds._ancillaries
+        False
+        """
+        checkpoint = checkpoint or {}
+        for cache in self._feature_caches():
+            keep = checkpoint.get(id(cache), frozenset())
+            for key in [k for k in cache if k not in keep]:
+                del cache[key]
+
+    def _feature_caches(self, depth: int = 0) -> list[dict[Any, Any]]:
+        """Feature caches of this dataset, its opened basins and parents."""
+        caches = [self._ancillaries, self._basin_cache]
+        innate = getattr(self._events, "_cache", None)  # lazy file-backed events
+        if isinstance(innate, dict):
+            caches.append(innate)
+        if depth < 8:
+            for basin in self._basins or []:
+                if basin._ds is not None:
+                    caches += basin._ds._feature_caches(depth + 1)
+            parent = getattr(self, "hparent", None)
+            if isinstance(parent, RTDCBase):
+                caches += parent._feature_caches(depth + 1)
+        return caches
+
     # feature lists
     @property
     def features(self) -> list[str]:

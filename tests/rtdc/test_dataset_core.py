@@ -233,3 +233,24 @@ def test_scalar_read_cached_and_image_lazy(sim_path):
         assert img.shape == (30, 80, 250)
         assert np.array_equal(img[-1], img[29])
         assert ds["mask"][0].dtype == bool
+
+
+def test_release_cache_reaches_parents_and_basins(tmp_path):
+    """release_cache drops what was cached after the checkpoint, also in the
+    hierarchy parent and in opened basins, and keeps what was there."""
+    path = simulate_rtdc(tmp_path / "m.rtdc", num_events=30, seed=2)
+    with cytolab.new_dataset(path) as ds:
+        ds.export.hdf5(tmp_path / "b.rtdc", features=["deform"], basins=True)
+    with cytolab.new_dataset(tmp_path / "b.rtdc") as dsb:
+        child = cytolab.new_dataset(dsb)
+        kept = dsb["aspect"]  # cached before the checkpoint
+        mark = child.cache_checkpoint()
+        area = child["area_um"]  # from the parent's basin
+        assert "area_um" in dsb.features_basin
+        assert any("area_um" in c for c in dsb._feature_caches())
+        child.release_cache(mark)
+        assert not any("area_um" in c for c in child._feature_caches())
+        assert dsb["aspect"] is kept
+        assert np.array_equal(child["area_um"], area)  # read again on demand
+        child.release_cache()
+        assert "aspect" not in dsb._ancillaries
