@@ -52,3 +52,6 @@ __all__ = [
     "kde_methods", "load_plugin_feature", "new_dataset",
     "register_temporary_feature", "set_temporary_feature", "statistics",
 ]
+
+# the dcnum-style faces of the io layer: cytolab.read, cytolab.write
+from . import read, write  # noqa: E402, F401

@@ -88,3 +88,11 @@ class IsoelasticsEmodulusMeaninglessWarning(PipelineWarning):
 
 class ViscosityModelFallbackWarning(PipelineWarning):
     """No viscosity model was chosen; the old default (herold-2017) was used."""
+
+
+class CreatingFileWithoutBasinWarning(CytolabWarning):
+    """A file meant to refer to basins was written without (some of) them."""
+
+
+class IgnoringBasinTypeWarning(CytolabWarning):
+    """A basin of a type or format that cannot be used here was left out."""

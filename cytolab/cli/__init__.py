@@ -9,6 +9,7 @@ from ._condense import condense
 from ._data import data
 from ._demo import demo
 from ._join import join
+from ._process import process
 from ._repack import repack
 from ._split import split
 from ._tdms2rtdc import tdms2rtdc
@@ -18,5 +19,5 @@ from ._verify import verify
 verify_dataset = verify
 
 __all__ = ["compress", "condense", "data", "demo", "get_command_log",
-           "get_job_info", "join", "repack", "split", "tdms2rtdc", "verify",
+           "get_job_info", "join", "process", "repack", "split", "tdms2rtdc", "verify",
            "verify_dataset"]

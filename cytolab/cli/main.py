@@ -21,6 +21,7 @@ from . import (
     _data,
     _demo,
     _join,
+    _process,
     _repack,
     _split,
     _tdms2rtdc,
@@ -35,6 +36,7 @@ VERBS = {
     "compress": _compress,
     "condense": _condense,
     "join": _join,
+    "process": _process,
     "repack": _repack,
     "split": _split,
     "tdms2rtdc": _tdms2rtdc,
@@ -90,6 +92,7 @@ def _script(verb: str) -> Callable[[], int]:
 compress_script = _script("compress")
 condense_script = _script("condense")
 join_script = _script("join")
+process_script = _script("process")
 repack_script = _script("repack")
 split_script = _script("split")
 tdms2rtdc_script = _script("tdms2rtdc")

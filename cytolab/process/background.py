@@ -62,7 +62,7 @@ class Background(abc.ABC):
         self.kwargs = {**self.defaults, **kwargs}
         self._check()
 
-    def _check(self) -> None:
+    def _check(self) -> None:  # noqa: B027 (optional hook)
         """Validate :attr:`kwargs` (raise ValueError naming the keyword)."""
 
     @property
@@ -70,7 +70,7 @@ class Background(abc.ABC):
         """Pipeline identifier, e.g. ``sparsemed:k=200^s=1^t=0^f=0.8^o=0``."""
         return join_ppid(self.code, self.kwargs)
 
-    def prepare(self, data: Any) -> None:
+    def prepare(self, data: Any) -> None:  # noqa: B027 (optional hook)
         """Compute what all chunks share (in the main process).
 
         Parameters
@@ -107,7 +107,7 @@ class Background(abc.ABC):
         """What :meth:`prepare` computed, to be sent to worker processes."""
         return {}
 
-    def set_state(self, state: Mapping[str, Any]) -> None:
+    def set_state(self, state: Mapping[str, Any]) -> None:  # noqa: B027
         """Restore the result of :meth:`prepare` in a worker process."""
 
 

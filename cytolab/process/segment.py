@@ -10,9 +10,9 @@ post-processing then
 3. closes gaps with a disk of radius ``closing_disk`` pixels (0: off),
 
 and splits the result into 8-connected objects, ordered by frame and, within
-a frame, by the raster position of their first pixel. Steps 1-3 act on the whole frame, with pixels outside the frame
-counting as background; this reproduces the masks stored by the reference
-pipeline exactly.
+a frame, by the raster position of their first pixel. Steps 1-3 act on the
+whole frame, with pixels outside the frame counting as background; this
+reproduces the masks stored by the reference pipeline exactly.
 
 For speed, a batch of frames is processed as one tall image in which the
 frames are separated by background rows wide enough that no operation can
@@ -121,7 +121,7 @@ class _Tall:
         return view[:, :self.height, self.margin:self.margin + self.width]
 
     def touches_border(self, stats: np.ndarray) -> np.ndarray:
-        """Which components (rows of connectedComponentsWithStats) touch a frame edge."""
+        """Which components (rows of the OpenCV stats) touch a frame edge."""
         x0 = stats[:, cv2.CC_STAT_LEFT] - self.margin
         y0 = (stats[:, cv2.CC_STAT_TOP] - self.margin) % self.pitch
         w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]

@@ -19,12 +19,16 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from ..errors import (
-    BasinIdentifierMismatchError,
     BasinmapFeatureMissingError,
     BasinNotAvailableError,
     CytolabError,
 )
-from ..io import get_mapped_object, is_hdf5_file
+from ..io import (
+    basin_file_candidates,
+    check_basin_identifier,
+    get_mapped_object,
+    is_hdf5_file,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from .core import RTDCBase
@@ -122,12 +126,9 @@ class Basin(abc.ABC):
 
     def _check_dataset(self) -> None:
         ds = self.ds
-        expected = self.measurement_identifier
-        actual = ds.get_measurement_identifier()
-        if expected is not None and actual is not None and expected != actual:
-            raise BasinIdentifierMismatchError(
-                f"Basin '{self.name}' at {self.location} belongs to measurement "
-                f"'{actual}', but '{expected}' was expected")
+        check_basin_identifier(self.measurement_identifier,
+                               ds.get_measurement_identifier(), self.name,
+                               self.location)
         if self.mapping == "same":
             if self.referrer is not None and len(ds) != len(self.referrer):
                 raise BasinNotAvailableError(
@@ -310,7 +311,7 @@ def basins_from_dicts(bdicts: Sequence[Mapping[str, Any]], referrer: RTDCBase,
         if cls.basin_type == "file":
             if not local_allowed:
                 continue
-            candidates = _file_candidates(bdict.get("paths", []), ref_dir)
+            candidates = basin_file_candidates(bdict.get("paths", []), ref_dir)
             chosen = next((p for p in candidates if p.exists()),
                           candidates[0] if candidates else None)
             if chosen is None:
@@ -324,18 +325,3 @@ def basins_from_dicts(bdicts: Sequence[Mapping[str, Any]], referrer: RTDCBase,
                 basins.append(cls(url, **common))
     return basins
 
-
-def _file_candidates(paths: Sequence[str], ref_dir: pathlib.Path | None
-                     ) -> list[pathlib.Path]:
-    """Absolute paths as given; relative ones resolved against `ref_dir`."""
-    out = []
-    for p in paths:
-        p = str(p).replace("\\", "/")
-        path = pathlib.Path(p)
-        if path.is_absolute():
-            out.append(path)
-        elif ref_dir is not None:
-            out.append(ref_dir / path)
-        else:
-            out.append(path)
-    return out

@@ -2,8 +2,11 @@
 
 :func:`simulate_rtdc` writes a deformability-cytometry measurement, optionally
 with images and fluorescence traces; it powers the demo, the tests at scale
-and the benchmarks.
+and the benchmarks. :func:`simulate_frames` writes a raw measurement (camera
+frames only, as an instrument records them) and returns the ground truth of
+every cell in it, for testing and timing event extraction.
 """
+from .frames import FRAME_FEATURES, TRUTH_KEYS, ellipse_footprint, simulate_frames
 from .rtdc import (
     SIMULATED_FEATURES,
     SIMULATED_TRACE_FEATURES,
@@ -13,5 +16,6 @@ from .rtdc import (
     simulate_traces,
 )
 
-__all__ = ["SIMULATED_FEATURES", "SIMULATED_TRACE_FEATURES", "simulate_images",
+__all__ = ["FRAME_FEATURES", "SIMULATED_FEATURES", "SIMULATED_TRACE_FEATURES",
+           "TRUTH_KEYS", "ellipse_footprint", "simulate_frames", "simulate_images",
            "simulate_rtdc", "simulate_scalar_features", "simulate_traces"]
