@@ -143,9 +143,13 @@ def join_ppid(code: str, *kwargs_parts: Mapping[str, Any]) -> str:
     >>> join_ppid("thresh", {"thresh": -6}, {"clear_border": True,
     ...           "fill_holes": True, "closing_disk": 2})
     'thresh:t=-6:cle=1^f=1^clo=2'
+    >>> join_ppid("copy", {})
+    'copy'
     """
     if not code or CODE_SEP in code or ITEM_SEP in code:
         raise ValueError(f"Invalid identifier code {code!r}")
+    if not any(kwargs_parts):  # a step without keywords: just its code
+        return code
     return CODE_SEP.join([code] + [kwargs_to_ppid(kw) for kw in kwargs_parts])
 
 

@@ -358,10 +358,14 @@ def _run(path_in: pathlib.Path, path_out: pathlib.Path,
             try:
                 stats = _write_output(tmp, data, job, pool, num_procs, chunk_size,
                                       progress, ppids)
-            except OSError as exc:
-                if isinstance(exc, FileFormatError):
+            except (OSError, RuntimeError) as exc:
+                # h5py reports failed writes (full disk, size limit) as
+                # OSError or, when flushing, as RuntimeError
+                if isinstance(exc, FileFormatError) or (
+                        isinstance(exc, RuntimeError) and "write" not in str(exc)):
                     raise
-                raise PipelineError(f"Could not write '{path_out}': {exc}") from exc
+                raise PipelineError(f"Could not write '{path_out}': "
+                                    f"{str(exc).splitlines()[0]}") from exc
             stats["background seconds"] = round(t_bg, 3)
             stats["total seconds"] = round(time.perf_counter() - t_start, 3)
             stats["frames per second"] = round(

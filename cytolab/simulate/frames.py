@@ -157,7 +157,8 @@ def simulate_frames(path: str | os.PathLike, num_frames: int = 1000,
         Standard deviation of the camera noise [gray levels] (0: none).
     chunk_size
         Frames simulated and written at a time; memory use is about
-        ``chunk_size * width * height`` bytes plus a few MB.
+        ``chunk_size * width * height`` bytes plus some 50 MB (and the
+        returned truth, about 100 bytes per cell appearance).
     progress
         Show a progress bar (None: only on a terminal).
     metadata
