@@ -117,13 +117,13 @@ def run_batch(inputs: str | os.PathLike | Sequence[str | os.PathLike],
     if not paths:
         return []
     if scheduler:
-        client = distributed.Client(scheduler, set_as_default=False)
+        client = distributed.Client(scheduler)
         cluster = None
     else:
         cluster = distributed.LocalCluster(
             n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
             processes=True, dashboard_address=None, host="127.0.0.1")
-        client = distributed.Client(cluster, set_as_default=False)
+        client = distributed.Client(cluster)
     failures: dict[pathlib.Path, str] = {}
     try:
         futures = {client.submit(_process_one, str(p.resolve()), str(o.resolve()),
