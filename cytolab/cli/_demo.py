@@ -1,6 +1,9 @@
-"""Simulate a measurement and show what cytolab does with it.
+"""Simulate measurements and show what cytolab does with them.
 
-Writes a synthetic RT-DC measurement (scalar features) and a smaller one with
+Simulates raw camera frames of cells flowing through the channel and
+extracts the events from them (background, segmentation, features; see
+``cytolab process``), reporting how many of the simulated cells were found.
+Also writes a synthetic RT-DC measurement (scalar features) and a smaller one with
 images, masks and fluorescence traces, opens them again, writes a small
 derived file with a new feature whose other features come from the
 measurement through a basin (no data copied), draws an overview figure
@@ -10,19 +13,22 @@ its fluorescence traces; needs ``cytolab[plot]``) and prints a summary.
 from __future__ import annotations
 
 import argparse
+import json
 import pathlib
 import sys
 from typing import TextIO
 
 import numpy as np
 
+from ..process import OUTPUT_SUFFIX
+from ..process import run as process
 from ..rtdc import RTDCBase, RTDCWriter, new_dataset
-from ..simulate import simulate_rtdc
+from ..simulate import match_truth, simulate_frames, simulate_rtdc
 
 
 def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
          images: int = 500, seed: int = 42, stream: TextIO | None = None,
-         plot: bool = True) -> pathlib.Path:
+         plot: bool = True, frames: int = 2000) -> pathlib.Path:
     """Run the demo; return the path of the derived (basin-linked) file.
 
     Parameters
@@ -42,12 +48,14 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
     plot
         Draw ``overview.png`` of the measurement with images (skipped with
         a note when matplotlib is not installed).
+    frames
+        Number of raw frames to simulate and process (0: skip that part).
 
     Examples
     --------
     >>> import tempfile, io
     >>> out = demo(tempfile.mkdtemp(), num_events=300, images=20,
-    ...            stream=io.StringIO())
+    ...            stream=io.StringIO(), frames=100)
     >>> out.name
     'derived.rtdc'
     """
@@ -95,8 +103,33 @@ def demo(outdir: str | pathlib.Path = "cytolab-demo", num_events: int = 5000,
         ]
         if plot:
             lines.append(f"  overview         {_overview(di, outdir)}")
+    if frames:
+        lines += _raw_frames(outdir, frames, seed)
     print("\n".join(lines), file=stream)
     return derived
+
+
+def _raw_frames(outdir: pathlib.Path, frames: int, seed: int) -> list[str]:
+    """Simulate raw frames, extract their events, compare with the truth."""
+    raw = outdir / "raw_frames.rtdc"
+    truth = simulate_frames(raw, num_frames=frames, seed=seed)
+    out = process(raw, outdir / ("raw_frames" + OUTPUT_SUFFIX), overwrite=True)
+    with new_dataset(out) as ds:
+        matched, false, whole = match_truth(ds["frame"], ds["pos_x"], ds["pos_y"],
+                                            truth)
+        log = json.loads("\n".join(ds.logs["cytolab-process"]))
+        speed = log["statistics"]["frames per second"]
+        return [
+            f"  raw frames       {raw} ({frames} frames of "
+            f"{ds['mask'].shape[1]}x{ds['mask'].shape[2]} px)",
+            f"    simulated      {whole.sum()} whole cells "
+            f"({(~whole).sum()} more cut off at the ends)",
+            f"  events           {out}",
+            f"    found          {len(ds)} events: {np.sum(matched >= 0)} of the "
+            f"cells ({100 * np.mean(matched >= 0):.1f}%), {false.sum()} false",
+            f"    speed          {speed:.0f} frames/s",
+            f"    pipeline       {ds.config['pipeline']['dcnum hash']}",
+        ]
 
 
 def _overview(ds: RTDCBase, outdir: pathlib.Path) -> str:
@@ -135,6 +168,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of events with images and traces "
                         "(default: 500)")
     parser.add_argument("--seed", type=int, default=42, help="random seed")
+    parser.add_argument("--frames", type=int, default=2000,
+                        help="number of raw frames to simulate and process "
+                        "(default: 2000; 0 skips)")
     parser.add_argument("--no-plot", action="store_true",
                         help="do not draw overview.png")
 
@@ -142,4 +178,4 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> pathlib.Path:
     """Run ``cytolab demo`` with parsed arguments."""
     return demo(args.outdir, num_events=args.events, images=args.images,
-                seed=args.seed, plot=not args.no_plot)
+                seed=args.seed, plot=not args.no_plot, frames=args.frames)

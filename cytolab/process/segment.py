@@ -120,14 +120,6 @@ class _Tall:
         view = tall[self.margin:].reshape(self.num, self.pitch, -1)
         return view[:, :self.height, self.margin:self.margin + self.width]
 
-    def touches_border(self, stats: np.ndarray) -> np.ndarray:
-        """Which components (rows of the OpenCV stats) touch a frame edge."""
-        x0 = stats[:, cv2.CC_STAT_LEFT] - self.margin
-        y0 = (stats[:, cv2.CC_STAT_TOP] - self.margin) % self.pitch
-        w, h = stats[:, cv2.CC_STAT_WIDTH], stats[:, cv2.CC_STAT_HEIGHT]
-        return (x0 <= 0) | (x0 + w >= self.width) | (y0 <= 0) | \
-            (y0 + h >= self.height)
-
 
 def postprocess(binary: np.ndarray, clear_border: bool = True,
                 fill_holes: bool = True, closing_disk: int = 2) -> Objects:
@@ -168,18 +160,22 @@ def postprocess(binary: np.ndarray, clear_border: bool = True,
     geo = _Tall(num, height, width, margin=2 * radius + 2)
     tall = geo.stack(binary.astype(np.uint8, copy=False))
     if clear_border:
-        count, labels, stats, _ = cv2.connectedComponentsWithStats(
-            tall, connectivity=8, ltype=cv2.CV_32S)
-        drop = geo.touches_border(stats)
-        drop[0] = True  # background
-        keep = ~drop
-        tall = keep[labels].astype(np.uint8)
+        # components with a pixel on a frame edge (read from the edge rows
+        # and columns of the label image) are removed through a lookup table
+        count, labels = cv2.connectedComponents(tall, connectivity=8,
+                                                ltype=cv2.CV_32S)
+        frames = geo.unstack(labels)
+        edge = np.concatenate([frames[:, 0].ravel(), frames[:, -1].ravel(),
+                               frames[:, :, 0].ravel(), frames[:, :, -1].ravel()])
+        keep = np.ones(count, np.uint8)
+        keep[0] = 0
+        keep[edge] = 0
+        tall = keep[labels]
     if fill_holes:
-        # background components other than the one surrounding all frames
-        # (label of the top-left corner, which lies in the margin) are holes
-        _, bg_labels = cv2.connectedComponents(1 - tall, connectivity=4,
-                                               ltype=cv2.CV_32S)
-        tall[(bg_labels != bg_labels[0, 0]) & (bg_labels > 0)] = 1
+        # flood the background from the margin, which surrounds every frame;
+        # what stays unflooded is enclosed by objects: holes
+        cv2.floodFill(tall, None, (0, 0), 2, flags=4)
+        tall = (tall != 2).view(np.uint8)
     if radius:
         tall = cv2.morphologyEx(tall, cv2.MORPH_CLOSE, disk(radius),
                                 borderType=cv2.BORDER_CONSTANT, borderValue=0)

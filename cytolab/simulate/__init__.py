@@ -6,7 +6,13 @@ and the benchmarks. :func:`simulate_frames` writes a raw measurement (camera
 frames only, as an instrument records them) and returns the ground truth of
 every cell in it, for testing and timing event extraction.
 """
-from .frames import FRAME_FEATURES, TRUTH_KEYS, ellipse_footprint, simulate_frames
+from .frames import (
+    FRAME_FEATURES,
+    TRUTH_KEYS,
+    ellipse_footprint,
+    match_truth,
+    simulate_frames,
+)
 from .rtdc import (
     SIMULATED_FEATURES,
     SIMULATED_TRACE_FEATURES,
@@ -17,5 +23,6 @@ from .rtdc import (
 )
 
 __all__ = ["FRAME_FEATURES", "SIMULATED_FEATURES", "SIMULATED_TRACE_FEATURES",
-           "TRUTH_KEYS", "ellipse_footprint", "simulate_frames", "simulate_images",
-           "simulate_rtdc", "simulate_scalar_features", "simulate_traces"]
+           "TRUTH_KEYS", "ellipse_footprint", "match_truth", "simulate_frames",
+           "simulate_images", "simulate_rtdc", "simulate_scalar_features",
+           "simulate_traces"]

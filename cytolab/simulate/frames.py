@@ -801,3 +801,62 @@ def _compose_frames(background: np.ndarray, camera: _CameraNoise,
         np.clip(block, 0, 255, out=block)
         out[first:first + n] = block
     return out
+
+
+def match_truth(frame: np.ndarray, pos_x: np.ndarray, pos_y: np.ndarray,
+                truth: Mapping[str, np.ndarray], tol_um: float = 2.0
+                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Pair detected events with the simulated cells that do not touch a border.
+
+    Parameters
+    ----------
+    frame, pos_x, pos_y
+        ``frame`` feature and centroid [µm] of the detected events.
+    truth
+        Ground truth returned by :func:`simulate_frames`.
+    tol_um
+        Largest centroid distance of a match [µm].
+
+    Returns
+    -------
+    matched : numpy.ndarray
+        For every whole (non-border) simulated cell appearance, the index of
+        its event, or -1 when it was missed.
+    false : numpy.ndarray
+        Boolean per event: matched to no simulated cell.
+    whole : numpy.ndarray
+        Boolean per truth entry: the cell does not touch the border (the
+        entries `matched` refers to).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> truth = {"frame": np.array([1, 2]), "pos_x": np.array([10.0, 5.0]),
+    ...          "pos_y": np.array([8.0, 8.0]),
+    ...          "touches_border": np.array([False, False])}
+    >>> m, f, _ = match_truth(np.array([2, 1, 1]), np.array([5.2, 30.0, 10.1]),
+    ...                       np.array([8.0, 8.0, 8.1]), truth)
+    >>> m.tolist(), f.tolist()
+    ([2, 0], [False, True, False])
+    """
+    whole = ~np.asarray(truth["touches_border"], bool)
+    t_frame = np.asarray(truth["frame"])[whole]
+    t_x = np.asarray(truth["pos_x"])[whole]
+    t_y = np.asarray(truth["pos_y"])[whole]
+    frame, pos_x, pos_y = map(np.asarray, (frame, pos_x, pos_y))
+    order = np.argsort(frame, kind="stable")
+    sorted_frames = frame[order]
+    matched = np.full(len(t_frame), -1)
+    used = np.zeros(len(frame), bool)
+    for i in range(len(t_frame)):
+        lo, hi = np.searchsorted(sorted_frames, t_frame[i], side="left"), \
+            np.searchsorted(sorted_frames, t_frame[i], side="right")
+        cand = order[lo:hi]
+        cand = cand[~used[cand]]
+        if cand.size:
+            dist = np.hypot(pos_x[cand] - t_x[i], pos_y[cand] - t_y[i])
+            if dist.min() <= tol_um:
+                best = cand[np.argmin(dist)]
+                matched[i] = best
+                used[best] = True
+    return matched, ~used, whole

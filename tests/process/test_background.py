@@ -131,7 +131,8 @@ def test_sparse_median_sampling_without_frame_rate():
     for idx in samples:
         assert len(idx) == 30 and idx.min() >= 0 and idx.max() < 100
     # fewer frames than the kernel: all frames once
-    assert bg.sample_indices(10, bg.step_frames(10, None))[0].tolist() == list(range(10))
+    first = bg.sample_indices(10, bg.step_frames(10, None))[0]
+    assert first.tolist() == list(range(10))
 
 
 def test_copy_background_uses_stored_images():

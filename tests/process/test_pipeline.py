@@ -10,30 +10,15 @@ import pytest
 from realdata import real_file
 
 import cytolab
+from cytolab import simulate
 from cytolab.process import run
 from cytolab.process.extract import FeatureExtractor
 
 
-def match_truth(ds, truth, tol_um=2.0):
-    """Pair events with simulated, non-border cell appearances.
-
-    Returns (index of event per matched truth entry, number of false events).
-    """
-    want = ~truth["touches_border"]
-    t_frame = truth["frame"][want]
-    t_x, t_y = truth["pos_x"][want], truth["pos_y"][want]
-    frame, px, py = ds["frame"][:], ds["pos_x"][:], ds["pos_y"][:]
-    matched = np.full(want.sum(), -1)
-    used = np.zeros(len(ds), bool)
-    for i in range(len(t_frame)):
-        cand = np.flatnonzero((frame == t_frame[i]) & ~used)
-        if cand.size:
-            dist = np.hypot(px[cand] - t_x[i], py[cand] - t_y[i])
-            best = cand[np.argmin(dist)]
-            if dist.min() <= tol_um:
-                matched[i] = best
-                used[best] = True
-    return matched, int((~used).sum()), want
+def match_truth(ds, truth):
+    matched, false, whole = simulate.match_truth(ds["frame"][:], ds["pos_x"][:],
+                                                 ds["pos_y"][:], truth)
+    return matched, int(false.sum()), whole
 
 
 def check_accuracy(path_out, truth):
