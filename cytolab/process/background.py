@@ -6,7 +6,8 @@ Three methods are available, each described by a pipeline identifier:
 
 ``sparsemed`` (default)
     Sparse median: for every stretch of ``split_time`` seconds, the median of
-    ``kernel_size`` frames spread evenly over that stretch. Frames that
+    ``kernel_size`` frames spread evenly over that stretch (in short runs of
+    consecutive frames, so that few compressed HDF5 chunks are read). Frames that
     deviate most from a first median (cells, debris) are dropped before the
     final median (``frac_cleansing`` is the fraction kept). With
     ``offset_correction`` every frame gets ``bg_off``, the median difference
@@ -200,9 +201,23 @@ class SparseMedian(Background):
             step = int(self.kwargs["kernel_size"])
         return max(1, min(step, max(num_frames, 1)))
 
-    def sample_indices(self, num_frames: int, step: int) -> list[np.ndarray]:
-        """Frame indices sampled for each background image."""
+    def sample_indices(self, num_frames: int, step: int, run: int = 1
+                       ) -> list[np.ndarray]:
+        """Frame indices sampled for each background image.
+
+        Parameters
+        ----------
+        num_frames
+            Frames of the measurement.
+        step
+            Frames each background image covers.
+        run
+            Frames are taken in runs of this many consecutive frames (the
+            HDF5 chunk length of the images, so that sampling reads few
+            chunks); at least eight runs per background image.
+        """
         kernel = int(self.kwargs["kernel_size"])
+        run = int(max(1, min(run, kernel // 8)))
         samples = []
         for first in range(0, num_frames, step):
             centre = first + min(step, num_frames - first) / 2
@@ -210,7 +225,10 @@ class SparseMedian(Background):
             lo = int(max(0, min(centre - width / 2, num_frames - width)))
             hi = int(min(num_frames, lo + width))
             count = min(kernel, hi - lo)
-            idx = np.unique(np.linspace(lo, hi - 1, count).round().astype(np.int64))
+            nruns = -(-count // run)
+            starts = np.linspace(lo, hi - run, nruns).round().astype(np.int64)
+            idx = (starts[:, None] + np.arange(run)).ravel()
+            idx = np.unique(idx[(idx >= lo) & (idx < hi)])[:count]
             samples.append(idx)
         return samples
 
@@ -230,8 +248,9 @@ class SparseMedian(Background):
         num = len(data)
         rate = data.meta_nest.get("imaging", {}).get("frame rate")
         self._step = self.step_frames(num, float(rate) if rate else None)
+        chunks = getattr(getattr(data.image, "h5ds", None), "chunks", None)
         backgrounds = []
-        for idx in self.sample_indices(num, self._step):
+        for idx in self.sample_indices(num, self._step, chunks[0] if chunks else 1):
             backgrounds.append(self.median_of(read_frames(data, idx)))
         height, width = data.image.shape[1:]
         self._backgrounds = (np.stack(backgrounds) if backgrounds
@@ -409,7 +428,10 @@ def read_frames(data: Any, indices: np.ndarray) -> np.ndarray:
     lo, hi = int(indices[0]), int(indices[-1]) + 1
     if hi - lo <= 4 * len(indices):  # dense: one slab read is cheapest
         return np.asarray(data.image[lo:hi])[indices - lo]
-    return np.stack([np.asarray(data.image[int(i)]) for i in indices])
+    # one read per run of consecutive frames
+    breaks = np.flatnonzero(np.diff(indices) != 1) + 1
+    return np.concatenate([np.asarray(data.image[int(r[0]):int(r[-1]) + 1])
+                           for r in np.split(indices, breaks)])
 
 
 def get_background(spec: str | Background | None = None,

@@ -173,3 +173,14 @@ def test_read_frames_dense_and_sparse():
     for idx in ([3, 4, 8], [0, 50, 99]):
         np.testing.assert_array_equal(read_frames(data, np.array(idx)), images[idx])
     assert read_frames(data, np.array([], int)).shape == (0, 2, 2)
+
+
+def test_sparse_median_samples_in_runs():
+    bg = SparseMedian(kernel_size=200)
+    (idx,) = bg.sample_indices(3000, 3000, run=32)
+    assert len(idx) == 200 and len(np.unique(idx)) == 200
+    runs = np.split(idx, np.flatnonzero(np.diff(idx) != 1) + 1)
+    assert len(runs) == 8 and all(len(r) == 25 for r in runs)  # run <= k / 8
+    assert idx.min() == 0 and idx.max() == 2999   # spread over the stretch
+    images = np.arange(3000 * 4, dtype=np.uint32).reshape(3000, 2, 2) % 251
+    np.testing.assert_array_equal(read_frames(FakeData(images), idx), images[idx])
