@@ -33,6 +33,7 @@ import argparse
 import pathlib
 from typing import Any
 
+from ..io.ppid import parse_value
 from ..process import run as process
 from ..process import run_batch
 from ..process.background import BACKGROUND_METHODS
@@ -45,12 +46,7 @@ def _value(text: str) -> Any:
         return True
     if low in ("false", "no", "off"):
         return False
-    for conv in (int, float):
-        try:
-            return conv(text)
-        except ValueError:
-            pass
-    return text
+    return parse_value(text)
 
 
 def parse_kwargs(items: list[str] | None, option: str) -> dict[str, Any]:

@@ -78,7 +78,27 @@ _BASIN_PRIVATE = {"index"} | {f"basinmap{ii}" for ii in range(10)}
 IndexMapping = int | slice | list | np.ndarray | None
 
 
-class HDF5ImageCache(ChunkedEventArray):
+class _Blocks:
+    """Blocks of `chunk_size` consecutive images (for pipeline authors)."""
+
+    chunk_size: int
+    __len__: Any  # provided by the array class
+
+    @property
+    def num_chunks(self) -> int:
+        """Number of blocks of `chunk_size` images."""
+        return math.ceil(len(self) / self.chunk_size)
+
+    def get_chunk_slice(self, chunk_index: int) -> slice:
+        """Event slice of block `chunk_index`."""
+        if not 0 <= chunk_index < self.num_chunks:
+            raise IndexError(f"Chunk {chunk_index} out of range "
+                             f"({self.num_chunks} chunks)")
+        start = chunk_index * self.chunk_size
+        return slice(start, min(start + self.chunk_size, len(self)))
+
+
+class HDF5ImageCache(_Blocks, ChunkedEventArray):
     """Images (or masks) of an HDF5 dataset, read in cached chunks of events.
 
     Reading one image decompresses a whole HDF5 chunk; this cache keeps the
@@ -132,19 +152,6 @@ class HDF5ImageCache(ChunkedEventArray):
         """Number of blocks of `chunk_size` images kept in memory."""
         return self.cache_chunks
 
-    @property
-    def num_chunks(self) -> int:
-        """Number of blocks of `chunk_size` images."""
-        return math.ceil(len(self) / self.chunk_size)
-
-    def get_chunk_slice(self, chunk_index: int) -> slice:
-        """Event slice of block `chunk_index`."""
-        if not 0 <= chunk_index < self.num_chunks:
-            raise IndexError(f"Chunk {chunk_index} out of range "
-                             f"({self.num_chunks} chunks)")
-        start = chunk_index * self.chunk_size
-        return slice(start, min(start + self.chunk_size, len(self)))
-
     def get_chunk(self, chunk_index: int) -> np.ndarray:
         """Images of block `chunk_index` (read-only, served from the cache)."""
         self.get_chunk_slice(chunk_index)  # range check
@@ -159,7 +166,7 @@ class HDF5ImageCache(ChunkedEventArray):
         return self._source._get_many(mapped)
 
 
-class ImageCorrCache(EventArray):
+class ImageCorrCache(_Blocks, EventArray):
     """Background-corrected images: ``image - image_bg`` as int16.
 
     Parameters
@@ -189,19 +196,6 @@ class ImageCorrCache(EventArray):
         self.ndim = len(self.shape)
         self.chunk_size = int(getattr(image, "chunk_size", None) or
                               max(1, self._length))
-
-    @property
-    def num_chunks(self) -> int:
-        """Number of blocks of `chunk_size` images."""
-        return math.ceil(len(self) / self.chunk_size)
-
-    def get_chunk_slice(self, chunk_index: int) -> slice:
-        """Event slice of block `chunk_index`."""
-        if not 0 <= chunk_index < self.num_chunks:
-            raise IndexError(f"Chunk {chunk_index} out of range "
-                             f"({self.num_chunks} chunks)")
-        start = chunk_index * self.chunk_size
-        return slice(start, min(start + self.chunk_size, len(self)))
 
     def get_chunk(self, chunk_index: int) -> np.ndarray:
         """Corrected images of block `chunk_index`."""

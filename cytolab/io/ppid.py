@@ -56,7 +56,14 @@ def _format_value(value: Any) -> str:
     return text
 
 
-def _parse_value(text: str, default: Any) -> Any:
+def parse_value(text: str, default: Any = None) -> Any:
+    """Value of identifier text, with the type of `default` (None: guess).
+
+    Examples
+    --------
+    >>> parse_value("1", True), parse_value("0.5"), parse_value("abc")
+    (True, 0.5, 'abc')
+    """
     if text == "none":
         return None
     if isinstance(default, (bool, np.bool_)):
@@ -131,7 +138,7 @@ def ppid_to_kwargs(text: str, defaults: Mapping[str, Any]) -> dict[str, Any]:
             raise ValueError(f"Unknown keyword {short!r} in identifier "
                              f"{text!r}; expected one of {sorted(lookup)}")
         key = lookup[short]
-        kwargs[key] = _parse_value(value, defaults[key])
+        kwargs[key] = parse_value(value, defaults[key])
     return kwargs
 
 

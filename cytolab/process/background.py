@@ -33,7 +33,8 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..errors import CytolabError
-from ..io.ppid import join_ppid, ppid_to_kwargs, split_ppid
+from ..io.ppid import join_ppid
+from .steps import from_spec
 
 #: Methods by identifier code.
 BACKGROUND_METHODS: dict[str, type[Background]] = {}
@@ -445,14 +446,5 @@ def get_background(spec: str | Background | None = None,
     >>> get_background("rollmed:k=50").kwargs["kernel_size"]
     50
     """
-    if isinstance(spec, Background):
-        if kwargs:
-            raise ValueError("Keywords cannot be combined with a Background instance")
-        return spec
-    code, parts = split_ppid(spec or "sparsemed")
-    if code not in BACKGROUND_METHODS:
-        raise ValueError(f"Unknown background method '{code}'; "
-                         f"available: {sorted(BACKGROUND_METHODS)}")
-    cls = BACKGROUND_METHODS[code]
-    parsed = ppid_to_kwargs(parts[0], cls.defaults) if parts else {}
-    return cls(**{**parsed, **kwargs})
+    return from_spec(spec, kwargs, Background, BACKGROUND_METHODS, "sparsemed",
+                     "background method")

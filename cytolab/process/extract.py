@@ -19,8 +19,9 @@ from ..features import (
     moments_features,
     texture_features,
 )
-from ..io.ppid import join_ppid, ppid_to_kwargs, split_ppid
+from ..io.ppid import join_ppid
 from .segment import Objects
+from .steps import from_spec
 
 
 def _keywords(obj: Any, kwargs: Mapping[str, Any], kind: str) -> dict[str, Any]:
@@ -29,20 +30,6 @@ def _keywords(obj: Any, kwargs: Mapping[str, Any], kind: str) -> dict[str, Any]:
         raise ValueError(f"Unknown keyword(s) {sorted(unknown)} for {kind} "
                          f"'{obj.code}'; valid: {list(obj.defaults)}")
     return {k: kwargs.get(k, v) for k, v in obj.defaults.items()}
-
-
-def _from_spec(cls: type, spec: Any, kwargs: Mapping[str, Any]) -> Any:
-    if isinstance(spec, cls):
-        if kwargs:
-            raise ValueError(f"Keywords cannot be combined with a {cls.__name__} "
-                             f"instance")
-        return spec
-    code, parts = split_ppid(spec or cls.code)
-    if code != cls.code:
-        raise ValueError(f"Unknown {cls.__name__.lower()} '{code}'; "
-                         f"available: ['{cls.code}']")
-    parsed = ppid_to_kwargs(parts[0], cls.defaults) if parts else {}
-    return cls(**{**parsed, **kwargs})
 
 
 class Gate:
@@ -166,10 +153,12 @@ class FeatureExtractor:
 
 def get_gate(spec: str | Gate | None = None, **kwargs: Any) -> Gate:
     """Gate from its code, a full identifier or an instance."""
-    return _from_spec(Gate, spec, kwargs)
+    return from_spec(spec, kwargs, Gate, {Gate.code: Gate}, Gate.code, "gate")
 
 
 def get_extractor(spec: str | FeatureExtractor | None = None,
                   **kwargs: Any) -> FeatureExtractor:
     """Feature extractor from its code, a full identifier or an instance."""
-    return _from_spec(FeatureExtractor, spec, kwargs)
+    return from_spec(spec, kwargs, FeatureExtractor,
+                     {FeatureExtractor.code: FeatureExtractor},
+                     FeatureExtractor.code, "feature extractor")

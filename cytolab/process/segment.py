@@ -28,7 +28,8 @@ from typing import Any, ClassVar
 import cv2
 import numpy as np
 
-from ..io.ppid import join_ppid, ppid_to_kwargs, split_ppid
+from ..io.ppid import join_ppid, ppid_to_kwargs
+from .steps import from_spec
 
 #: Segmenters by identifier code.
 SEGMENTERS: dict[str, type[Segmenter]] = {}
@@ -221,6 +222,16 @@ class Segmenter(abc.ABC):
             raise ValueError("closing_disk must be >= 0, got "
                              f"{self.kwargs_mask['closing_disk']}")
 
+    @classmethod
+    def kwargs_from_ppid_parts(cls, parts: list[str]) -> dict[str, Any]:
+        """Keywords from the parts of an identifier after the code."""
+        parsed: dict[str, Any] = {}
+        if parts:
+            parsed.update(ppid_to_kwargs(parts[0], cls.defaults))
+        if len(parts) > 1:
+            parsed.update(ppid_to_kwargs(parts[1], MASK_DEFAULTS))
+        return parsed
+
     @property
     def ppid(self) -> str:
         """Pipeline identifier of the segmenter."""
@@ -285,20 +296,7 @@ def get_segmenter(spec: str | Segmenter | None = None, **kwargs: Any) -> Segment
     >>> get_segmenter("thresh:t=-8:cle=1^f=1^clo=3").kwargs_mask["closing_disk"]
     3
     """
-    if isinstance(spec, Segmenter):
-        if kwargs:
-            raise ValueError("Keywords cannot be combined with a Segmenter instance")
-        return spec
-    code, parts = split_ppid(spec or "thresh")
-    if code not in SEGMENTERS:
-        raise ValueError(f"Unknown segmenter '{code}'; available: {sorted(SEGMENTERS)}")
-    cls = SEGMENTERS[code]
-    parsed: dict[str, Any] = {}
-    if parts:
-        parsed.update(ppid_to_kwargs(parts[0], cls.defaults))
-    if len(parts) > 1:
-        parsed.update(ppid_to_kwargs(parts[1], MASK_DEFAULTS))
-    return cls(**{**parsed, **kwargs})
+    return from_spec(spec, kwargs, Segmenter, SEGMENTERS, "thresh", "segmenter")
 
 
 def mask_kwargs(segmenter: Segmenter) -> Mapping[str, Any]:
