@@ -165,15 +165,17 @@ def test_rollmed_and_copy_backgrounds(raw_steady, tmp_path):
         assert len(ds2) >= len(ds) * 0.9
 
 
-def test_features_equal_reference(real_rtdc_files):
+@pytest.mark.parametrize("name", [
+    "fmt-hdf5_cytoshot_full-features_legacy_allev_2023",
+    "fmt-hdf5_cytoshot_full-features_2023"])
+def test_features_equal_reference(real_rtdc_files, name):
     """The extractor reproduces the features stored by the reference pipeline.
 
     Tolerances as in tests/features: 1e-6 relative for shape features
     (float32 storage), 1e-12 for brightness, 1e-9 for texture; except
     ``inert_ratio_prnc`` (see tests/features/test_features_moments.py).
     """
-    path = real_file(real_rtdc_files,
-                     "fmt-hdf5_cytoshot_full-features_legacy_allev_2023")
+    path = real_file(real_rtdc_files, name)
     with h5py.File(path) as h5:
         ev = h5["events"]
         mask = ev["mask"][:].astype(bool)
