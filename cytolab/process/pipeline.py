@@ -28,6 +28,7 @@ import multiprocessing
 import os
 import pathlib
 import sys
+import threading
 import time
 import uuid
 import warnings
@@ -160,10 +161,16 @@ def _noop() -> None:
 def start_pool(num_procs: int) -> cf.ProcessPoolExecutor:
     """Worker processes, started before any file is opened.
 
-    On Linux the workers are forked (instant start-up); they are created
-    while this process holds no open HDF5 file and runs no other thread.
+    On Linux the workers are forked (instant start-up) while this process
+    holds no open HDF5 file. Forking is only safe without other threads (a
+    lock held by one would stay locked in the child), so when other threads
+    run (e.g. a Dask client's event loop) the workers come from a fork
+    server instead.
     """
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    if sys.platform.startswith("linux"):
+        method = "fork" if threading.active_count() == 1 else "forkserver"
+    else:
+        method = "spawn"
     pool = cf.ProcessPoolExecutor(max_workers=num_procs,
                                   mp_context=multiprocessing.get_context(method))
     for fut in [pool.submit(_noop) for _ in range(num_procs)]:
