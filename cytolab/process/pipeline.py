@@ -134,10 +134,13 @@ class _Job:
             feats["bg_off"] = ev_off
         # 0/255 like every .rtdc mask; converted here, in parallel
         masks = masks.view(np.uint8) * np.uint8(255)
+        # per-event backgrounds are stored only when each frame has its own
+        # (rolling median); others are stored once or live in the input
+        per_event_bg = backgrounds[fidx] if self.background.code == "rollmed" \
+            else None
         return {"frame_index": fidx + start, "features": feats, "mask": masks,
-                "bg_index": bg_index[fidx],
-                "image_bg": backgrounds[fidx], "counted": counted,
-                "frames": stop - start}
+                "bg_index": bg_index[fidx], "image_bg": per_event_bg,
+                "counted": counted, "frames": stop - start}
 
 
 #: The job a worker process is working on (reused while its token is the same,
