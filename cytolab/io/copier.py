@@ -26,7 +26,7 @@ import io
 import math
 import os
 import pathlib
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Literal
 
 import h5py
@@ -221,9 +221,22 @@ def _require_writable(group: h5py.Group, argname: str) -> None:
 # attributes ------------------------------------------------------------------
 
 
-def _copy_attrs(src: h5py.HLObject, dst: h5py.HLObject) -> None:
-    """Copy all attributes, keeping their HDF5 type (bytes stay bytes)."""
+def copy_attrs(src: h5py.HLObject, dst: h5py.HLObject, overwrite: bool = True,
+               skip: Sequence[str] = ()) -> None:
+    """Copy attributes, keeping their HDF5 type (bytes stay bytes).
+
+    Parameters
+    ----------
+    src, dst
+        HDF5 objects (files, groups, datasets).
+    overwrite
+        Replace attributes `dst` already has; if False they are kept.
+    skip
+        Attribute names not to copy.
+    """
     for name in src.attrs:
+        if name in skip or (not overwrite and name in dst.attrs):
+            continue
         aid = src.attrs.get_id(name)
         value = src.attrs[name]
         if isinstance(value, h5py.Empty):
@@ -290,7 +303,7 @@ def _rewrite_dataset(src: h5py.Dataset, dst_loc: h5py.Group, dst_name: str,
     """Write a new dataset with the default filters and copy the values."""
     if not _filterable(src):
         dst = dst_loc.create_dataset(dst_name, data=src[()], dtype=src.dtype)
-        _copy_attrs(src, dst)
+        copy_attrs(src, dst)
         return dst
     kwds = set_default_filter_kwargs(compression=compress)
     if src.dtype.hasobject:
@@ -303,7 +316,7 @@ def _rewrite_dataset(src: h5py.Dataset, dst_loc: h5py.Group, dst_name: str,
         chunks=_rewrite_chunks(src.shape, src.dtype),
         maxshape=(None,) + maxshape[1:], **kwds)
     _copy_values(src, dst)
-    _copy_attrs(src, dst)
+    copy_attrs(src, dst)
     return dst
 
 
@@ -331,7 +344,7 @@ def _copy_object(src: Any, dst_loc: h5py.Group, dst_name: str,
             raise ValueError(f"Group {_describe(src)} contains itself "
                              f"(cyclic hard or soft link)")
         dst = dst_loc.create_group(dst_name)
-        _copy_attrs(src, dst)
+        copy_attrs(src, dst)
         inner = path | {key}
         for name in src:
             _copy_object(_get_object(src, name), dst, name,
@@ -536,10 +549,10 @@ def _rtdc_copy(src: h5py.Group, dst: h5py.Group, features: Any,
                          f"'{dst.file.filename}': the destination already "
                          f"holds {taken}")
 
-    _copy_attrs(src, dst)
+    copy_attrs(src, dst)
     if feats:
         dst_events = dst.require_group("events")
-        _copy_attrs(events, dst_events)
+        copy_attrs(events, dst_events)
     for sgrp, sname, dgrp, dname in plan:
         target = dst.require_group(dgrp) if dgrp else dst
         obj = h5ds_copy(sgrp, sname, target, dname,

@@ -28,7 +28,7 @@ from ..errors import (
 )
 from .arrays import ChunkedEventArray, RaggedEventArray, get_mapping_indices
 from .basins import basin_file_candidates, read_basin_dicts
-from .copier import COPY_BUFFER_BYTES, h5ds_copy
+from .copier import COPY_BUFFER_BYTES, copy_attrs, h5ds_copy
 from .files import atomic_path, get_measurement_identifier, is_hdf5_file, open_h5
 from .writer import HDF5Writer
 
@@ -37,20 +37,6 @@ __all__ = ["copy_basins", "copy_features", "copy_metadata", "create_with_basins"
 #: Attributes that summarize all values of a feature; a selection of events
 #: gets its own.
 _STATS_ATTRS = ("min", "max", "mean", "_count")
-
-
-def _copy_missing_attrs(src: h5py.HLObject, dst: h5py.HLObject,
-                        skip: Sequence[str] = ()) -> None:
-    """Copy the attributes `dst` lacks, keeping their HDF5 type."""
-    for name in src.attrs:
-        if name in dst.attrs or name in skip:
-            continue
-        value = src.attrs[name]
-        if isinstance(value, h5py.Empty):
-            dst.attrs.create(name, value)
-        else:
-            aid = src.attrs.get_id(name)
-            dst.attrs.create(name, value, shape=aid.shape, dtype=aid.dtype)
 
 
 def copy_metadata(h5_src: h5py.Group, h5_dst: h5py.Group) -> None:
@@ -77,7 +63,7 @@ def copy_metadata(h5_src: h5py.Group, h5_dst: h5py.Group) -> None:
     >>> dst.attrs["experiment:sample"], float(dst.attrs["imaging:pixel size"])
     ('mine', 0.34)
     """
-    _copy_missing_attrs(h5_src, h5_dst)
+    copy_attrs(h5_src, h5_dst, overwrite=False)
     for group_name in ("logs", "tables"):
         group = h5_src.get(group_name)
         if not isinstance(group, h5py.Group):
@@ -161,7 +147,7 @@ def _copy_mapped(obj: h5py.Dataset | h5py.Group, indices: np.ndarray,
         else:
             for key in obj:
                 _copy_mapped(obj[key], indices, hw, f"{dst_path}/{key}")
-        _copy_missing_attrs(obj, hw.h5[dst_path])
+        copy_attrs(obj, hw.h5[dst_path], overwrite=False)
         return
     data = ChunkedEventArray(obj, cache_chunks=0, chunk_size=1)
     event_bytes = max(1, int(np.prod(obj.shape[1:])) * obj.dtype.itemsize)
@@ -170,7 +156,7 @@ def _copy_mapped(obj: h5py.Dataset | h5py.Group, indices: np.ndarray,
     for start in range(0, len(indices), step):
         hw.store_feature_chunk(name, data[indices[start:start + step]],
                                group_name=group_name)
-    _copy_missing_attrs(obj, hw.h5[dst_path], skip=_STATS_ATTRS)
+    copy_attrs(obj, hw.h5[dst_path], skip=_STATS_ATTRS, overwrite=False)
 
 
 def copy_basins(h5_src: h5py.Group, h5_dst: h5py.Group,
