@@ -1,4 +1,4 @@
-"""Plots of RT-DC datasets with matplotlib (optional: ``pip install "cytolab[plot]"``).
+"""Plots with matplotlib (optional: ``pip install "cytolab[plot]"``).
 
 Every function returns the matplotlib :class:`~matplotlib.figure.Figure`
 and draws into given axes (``ax=``) or a given figure (``fig=``, for the
@@ -9,12 +9,16 @@ first call, not with :mod:`cytolab`.
   isoelasticity lines, percentile contours and polygon filters;
 - :func:`event`: image with contour and mask (µm scale) of one event;
 - :func:`traces`: fluorescence traces of one event;
-- :func:`overview`: all of that in one figure.
+- :func:`overview`: all of that in one figure;
+- :func:`fluorescence_image`: a fluorescence image on a µm scale;
+- :func:`bleach_correction`: intensity trace, bleaching fit and corrected
+  trace of a fluorescence series.
 """
 from .event import event
+from .fluor import bleach_correction, fluorescence_image
 from .overview import overview
 from .scatter import IsoelasticsUnavailableWarning, scatter
 from .traces import traces
 
-__all__ = ["IsoelasticsUnavailableWarning", "event", "overview", "scatter",
-           "traces"]
+__all__ = ["IsoelasticsUnavailableWarning", "bleach_correction", "event",
+           "fluorescence_image", "overview", "scatter", "traces"]
