@@ -5,7 +5,10 @@ with images and fluorescence traces; it powers the demo, the tests at scale
 and the benchmarks. :func:`simulate_frames` writes a raw measurement (camera
 frames only, as an instrument records them) and returns the ground truth of
 every cell in it, for testing and timing event extraction.
+:func:`simulate_fluorescence_series` draws a bleaching cell in a
+fluorescence time series, with the decay it was made with.
 """
+from .fluorescence import FluorescenceSeriesTruth, simulate_fluorescence_series
 from .frames import (
     FRAME_FEATURES,
     TRUTH_KEYS,
@@ -23,6 +26,7 @@ from .rtdc import (
 )
 
 __all__ = ["FRAME_FEATURES", "SIMULATED_FEATURES", "SIMULATED_TRACE_FEATURES",
-           "TRUTH_KEYS", "ellipse_footprint", "match_truth", "simulate_frames",
+           "TRUTH_KEYS", "FluorescenceSeriesTruth", "ellipse_footprint",
+           "match_truth", "simulate_fluorescence_series", "simulate_frames",
            "simulate_images", "simulate_rtdc", "simulate_scalar_features",
            "simulate_traces"]
