@@ -8,7 +8,8 @@ colour scatter plots by density with ``ds.get_kde_scatter`` and
 :mod:`cytolab.kde_methods`, downsample them with
 ``ds.get_downsampled_scatter`` (:mod:`cytolab.downsampling`) and draw
 percentile contours with ``ds.get_kde_contour`` and
-:mod:`cytolab.kde_contours`; plot with :mod:`cytolab.plot`.
+:mod:`cytolab.kde_contours`; plot with :mod:`cytolab.plot`. Fluorescence
+images and series (``FLImage``, ``FLSeries``) are in :mod:`cytolab.fluor`.
 Feature and metadata definitions are in :mod:`cytolab.definitions` (alias
 :mod:`cytolab.dfn`).
 
@@ -53,5 +54,6 @@ __all__ = [
     "register_temporary_feature", "set_temporary_feature", "statistics",
 ]
 
-# the dcnum-style faces of the io layer: cytolab.read, cytolab.write
-from . import read, write  # noqa: E402, F401
+# the dcnum-style faces of the io layer (cytolab.read, cytolab.write) and the
+# fluorescence images and series of the flimage API (cytolab.fluor.FLImage, ...)
+from . import fluor, read, write  # noqa: E402, F401

@@ -1,6 +1,9 @@
 """FLSeries: many fluorescence images in one HDF5 file, with corrections."""
 from __future__ import annotations
 
+import contextlib
+import os
+import pathlib
 import re
 import warnings
 from collections import deque
@@ -9,11 +12,13 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from types import TracebackType
 from typing import Any
 
+import h5py
 import numpy as np
 
 from .._progress import progress_bar
 from ..errors import CytolabWarning, FileFormatError
 from ..io.deflate import ChunkWriter
+from ..io.files import atomic_path
 from .bleach import border_mask, fit_bleaching
 from .core import FLImage
 from .denoise import denoise_image
@@ -318,7 +323,7 @@ class FLSeries:
     def _write_corrected(self, source: FLSeries, kept: Sequence[np.ndarray],
                          bg: float, factors: np.ndarray, h5out: H5File,
                          counter: Counter) -> None:
-        with FLSeries(h5file=h5out, h5mode="w", identifier=source.identifier) as out:
+        with self._output(h5out, source) as out:
             for index in range(len(source)):
                 fli = source.get_flimage(index)
                 image = kept[index] if index < len(kept) else fli.fl
@@ -352,7 +357,7 @@ class FLSeries:
 
         counter = Counter(count, max_count, self._length, "denoising")
         try:
-            with FLSeries(h5file=h5file, h5mode="w", identifier=self.identifier) as out:
+            with self._output(h5file, self) as out:
                 members = (self.get_flimage(i) for i in range(self._length))
                 for fli, smooth in _ordered_map(work, members, lambda f: f.raw_fl):
                     bg = fli.bg_fl if fli.fluorescence.has_bg else None
@@ -360,6 +365,30 @@ class FLSeries:
                     counter.step()
         finally:
             counter.close()
+
+    @contextlib.contextmanager
+    def _output(self, h5out: H5File, source: FLSeries) -> Iterator[FLSeries]:
+        """A new series at `h5out` (a path is written under a temporary name
+        and renamed when complete) with the identifier of `source`."""
+        if isinstance(h5out, h5py.Group):
+            with FLSeries(h5file=h5out, identifier=source.identifier) as out:
+                if len(out):
+                    raise ValueError(f"The output group {describe(h5out)} is not "
+                                     f"empty")
+                yield out
+            return
+        if h5out is None or not isinstance(h5out, (str, os.PathLike)):
+            raise TypeError(f"The output must be a path or an h5py group, got "
+                            f"{h5out!r}")
+        target = pathlib.Path(h5out).resolve()
+        for series in {id(self): self, id(source): source}.values():
+            if not in_memory(series.h5) and \
+                    pathlib.Path(series.h5.file.filename).resolve() == target:
+                raise ValueError(f"Refusing to overwrite the input file '{target}' "
+                                 f"with the output")
+        with atomic_path(target) as tmp:
+            with FLSeries(h5file=tmp, h5mode="w", identifier=source.identifier) as out:
+                yield out
 
     # -- lifetime ------------------------------------------------------------
     def flush(self) -> None:

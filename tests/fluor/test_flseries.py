@@ -225,3 +225,38 @@ def test_denoise_psnr_and_mean(tmp_path):
     np.testing.assert_allclose(denoise_image(noisy, weight=0), noisy)
     with pytest.raises(ValueError, match="weight"):
         denoise_image(noisy, weight=-1)
+
+
+def test_outputs_never_replace_inputs_or_stay_half_written(tmp_path, truth,
+                                                          monkeypatch):
+    path = tmp_path / "s.h5"
+    make_series(truth, path).close()
+    before = path.read_bytes()
+    with FLSeries(h5file=path, h5mode="r") as fls:
+        with pytest.raises(ValueError, match="Refusing to overwrite the input"):
+            fls.bleach_correction(h5out=path)
+        with pytest.raises(ValueError, match="Refusing to overwrite the input"):
+            fls.denoise(str(path))
+        calls = []
+        original = FLSeries._append
+
+        def failing(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise OSError("disk full")
+            return original(self, *args, **kwargs)
+
+        monkeypatch.setattr(FLSeries, "_append", failing)
+        with pytest.raises(OSError, match="disk full"):
+            fls.bleach_correction(h5out=tmp_path / "out.h5")
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.h5"]
+
+
+def test_output_into_group(truth):
+    with make_series(truth) as fls, h5py.File("o.h5", "w", driver="core",
+                                               backing_store=False) as h5:
+        fls.bleach_correction(h5out=h5.create_group("corrected"))
+        assert len(FLSeries(h5file=h5["corrected"])) == len(truth.times)
+        with pytest.raises(ValueError, match="not empty"):
+            fls.denoise(h5["corrected"])
