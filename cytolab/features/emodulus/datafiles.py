@@ -4,9 +4,10 @@ Look-up tables (``lut_<ID>.txt``) and isoelasticity lines
 (``iso_<ID>-<feature>-deform.txt``) are simulation results, not code: they
 are not shipped with cytolab. This module knows where each file is
 published (a URL pinned to one commit, so the content never changes) and
-its SHA-256 sum, and fetches it with :mod:`pooch` on first use into a cache
-folder. The folder is ``$CYTOLAB_DATA_CACHE`` when that variable is set,
-else the user's cache folder (e.g. ``~/.cache/cytolab``).
+its SHA-256 sum, and fetches it on first use into a cache folder (through
+:mod:`cytolab.datacache`, the one cache of all data files). The folder is
+``$CYTOLAB_DATA_CACHE`` when that variable is set, else the user's cache
+folder (e.g. ``~/.cache/cytolab``).
 
 Machines without network access get the files with ``cytolab data fetch``
 run elsewhere and copied into the cache folder (or by pointing
@@ -14,12 +15,14 @@ run elsewhere and copied into the cache folder (or by pointing
 """
 from __future__ import annotations
 
-import hashlib
-import os
 import pathlib
 from collections.abc import Iterable
 
-from ...errors import CytolabError
+from ... import datacache
+from ...datacache import DataFileUnavailableError
+
+__all__ = ["DATA_FILES", "SOURCE_COMMIT", "DataFileUnavailableError", "cache_dir",
+           "fetch", "fetch_all"]
 
 #: Public source of the files: the dclab repository at a fixed commit
 SOURCE_COMMIT = "0e7aede1f93ebd8bed8fc8a705c818fa377edfff"
@@ -51,30 +54,17 @@ DATA_FILES: dict[str, tuple[str, str]] = {
     ]}
 
 
-#: Cached files whose content was verified: (path, mtime, size, sha256)
-_VERIFIED: set[tuple[str, int, int, str]] = set()
+#: Cached files whose content was verified (shared with :mod:`cytolab.datacache`)
+_VERIFIED = datacache.VERIFIED
 
-
-class DataFileUnavailableError(CytolabError, FileNotFoundError):
-    """A registered data file is neither in the cache nor downloadable."""
+#: SHA-256 of a file (looked up at call time, so it can be swapped)
+_sha256 = datacache.sha256sum
 
 
 def cache_dir() -> pathlib.Path:
     """The folder data files are cached in (``$CYTOLAB_DATA_CACHE`` or the
     user's cache folder)."""
-    env = os.environ.get("CYTOLAB_DATA_CACHE")
-    if env:
-        return pathlib.Path(env).expanduser()
-    import pooch
-    return pathlib.Path(pooch.os_cache("cytolab"))
-
-
-def _sha256(path: pathlib.Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fd:
-        for block in iter(lambda: fd.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+    return datacache.cache_dir("CYTOLAB_DATA_CACHE")
 
 
 def fetch(name: str, progress: bool = False) -> pathlib.Path:
@@ -111,30 +101,11 @@ def fetch(name: str, progress: bool = False) -> pathlib.Path:
                        f"{', '.join(sorted(DATA_FILES))}")
     url, sha256 = DATA_FILES[name]
     folder = cache_dir()
-    path = folder / name
-    if path.is_file():
-        stat = path.stat()
-        key = (str(path.resolve()), stat.st_mtime_ns, stat.st_size, sha256)
-        if key not in _VERIFIED:  # hash a cached file once per session
-            if _sha256(path) != sha256:
-                raise DataFileUnavailableError(
-                    f"The cached data file '{path}' does not have the published "
-                    f"content (SHA-256 mismatch); delete it to download it again")
-            _VERIFIED.add(key)
-        return path
-    try:
-        import pooch
-        folder.mkdir(parents=True, exist_ok=True)
-        downloaded = pooch.retrieve(url, known_hash=f"sha256:{sha256}", fname=name,
-                                    path=folder, progressbar=progress)
-    except Exception as exc:  # network, permission, or checksum errors
-        raise DataFileUnavailableError(
-            f"The data file '{name}' is not in the cache folder '{folder}' and "
-            f"could not be downloaded from {url} ({type(exc).__name__}: {exc}). "
-            f"Run 'cytolab data fetch' on a machine with network access and "
+    hint = (f"Run 'cytolab data fetch' on a machine with network access and "
             f"copy the files into '{folder}', or set CYTOLAB_DATA_CACHE to a "
-            f"folder that holds them.") from exc
-    return pathlib.Path(downloaded)
+            f"folder that holds them.")
+    return datacache.fetch(name, url, sha256, folder, progress, hint=hint,
+                           hasher=_sha256, memo=_VERIFIED)
 
 
 def fetch_all(names: Iterable[str] | None = None, progress: bool = False
