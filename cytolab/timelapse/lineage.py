@@ -848,8 +848,8 @@ class Lineage:
         ax
             matplotlib axes to draw on.
         colors
-            Cell id to ``(r, g, b)`` in [0, 1]; by default
-            :func:`.video.random_colors` of the cell ids.
+            Cell id to ``(r, g, b)`` in [0, 1] (cells without an entry are
+            black); by default :func:`.video.random_colors` of the cell ids.
         labels
             Write each cell's id at the end of its line.
 
