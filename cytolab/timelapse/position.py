@@ -1,0 +1,343 @@
+"""One field of view of a movie: its regions of interest and corrections.
+
+A :class:`Position` holds the :class:`~.roi.ROI` objects of one microscope
+position, the rotation and per-frame drift applied to its frames before the
+regions were cut out, and writes the results: a netCDF file (one group per
+ROI, ``roi00``, ``roi01``, ..., plus the position's own variables in the
+root group) and movies with the cells outlined in their lineage colours.
+
+Root group of a position file: attributes ``schema``
+(``"cytolab-timelapse-position/1"``), ``position_nb``, ``rotate`` [degrees],
+``frame_shape`` (Y, X of the original frames), ``roi_count``, ``config``
+(JSON) and ``cytolab_version``; variable ``drift_values`` (frame, xy) with
+the (x, y) drift of each frame in pixels.
+"""
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from .._progress import progress_bar
+from .._version import __version__
+from ..errors import CytolabError, FileFormatError
+from ..io.files import atomic_path
+from .config import Config
+from .diffs import color_diff, compare_arrays, print_diffs
+from .geometry import correct_drift, rotate
+from .roi import ROI, import_xarray
+from .video import overlay_frame, random_colors, write_video
+
+#: Identifies position files laid out as described in this module
+POSITION_SCHEMA = "cytolab-timelapse-position/1"
+
+#: Output formats of :meth:`Position.save` and their file suffixes
+SAVE_FORMATS = {"netCDF": ".nc", "movie": ".mp4", "labeled-movie": "_labeled.mp4"}
+
+
+class Position:
+    """The regions of interest of one position, with the corrections made.
+
+    Parameters
+    ----------
+    position_nb
+        Number of the position in the experiment.
+    config
+        Processing configuration.
+
+    Attributes
+    ----------
+    rois : list of ROI
+        The regions, in the order of their numbers.
+    rotate : float
+        Rotation [degrees] applied to the frames before cutting out regions.
+    drift_values : ndarray
+        (frames, 2) drift (x, y) [px] corrected in each frame.
+    frame_shape : tuple of int or None
+        Shape (Y, X) of the original frames.
+    """
+
+    def __init__(self, position_nb: int, config: Config) -> None:
+        self.position_nb = int(position_nb)
+        self.config = config
+        self.rois: list[ROI] = []
+        self.rotate = 0.0
+        self.drift_values = np.zeros((0, 2))
+        self.frame_shape: tuple[int, int] | None = None
+        self._saved: pathlib.Path | None = None
+
+    # -- results ---------------------------------------------------------------
+    @property
+    def frames(self) -> range:
+        """Frames covered by any of the regions."""
+        if not self.rois:
+            return range(0)
+        return range(min(r.frames.start for r in self.rois),
+                     max(r.frames.stop for r in self.rois))
+
+    def compute_growthrates(self, frames: range | None = None,
+                            smooth_frames: int = 9) -> None:
+        """Growth rates of length and area of all cells (1/frame).
+
+        Parameters
+        ----------
+        frames
+            Unused; the lineage of each region covers its frames. Kept for
+            the reference signature.
+        smooth_frames
+            Width of the centred smoothing window.
+        """
+        for roi in self.rois:
+            for feature in ("length", "area"):
+                roi.lineage.compute_growthrates(feature, smooth_frames=smooth_frames)
+
+    def _drift(self, frame: int) -> np.ndarray:
+        if frame < len(self.drift_values):
+            return np.asarray(self.drift_values[frame], dtype=float)
+        return np.zeros(2)
+
+    def roi_labels(self, roi: ROI, frame: int, *, undo_corrections: bool = True
+                   ) -> np.ndarray:
+        """Full-frame label image of one region at `frame` (0 elsewhere)."""
+        if self.frame_shape is None:
+            raise CytolabError(f"Position {self.position_nb} does not know the "
+                               f"shape of its frames")
+        full = np.zeros(self.frame_shape, dtype=np.uint16)
+        if frame not in roi.frames:
+            return full
+        full = roi.box.patch(full, roi.get_labels(frame))
+        if undo_corrections:
+            full = correct_drift(full, -self._drift(frame))
+            if self.rotate:
+                full = rotate(full, -self.rotate, order=0)
+        return full
+
+    def labels(self, frames: range | None = None, *,
+               undo_corrections: bool = True) -> list[np.ndarray]:
+        """Full-frame label images (cell ids of each region).
+
+        Parameters
+        ----------
+        frames
+            Frames to draw (default: all).
+        undo_corrections
+            Undo the drift and rotation corrections, so that the labels lie
+            on the original frames.
+
+        Returns
+        -------
+        list of ndarray
+            uint16 label images. Cell ids are those of each region's lineage
+            (regions do not overlap, ids may repeat between regions).
+        """
+        out = []
+        for frame in self.frames if frames is None else frames:
+            full = np.zeros(self.frame_shape or (0, 0), dtype=np.uint16)
+            for roi in self.rois:
+                labels = self.roi_labels(roi, frame, undo_corrections=undo_corrections)
+                full = np.where(labels > 0, labels, full)
+            out.append(full)
+        return out
+
+    def results_movie(self, reader: Any, frames: range | None = None, *,
+                      with_labels: bool = False) -> list[np.ndarray]:
+        """Frames with the cells outlined in their lineage colours.
+
+        Parameters
+        ----------
+        reader
+            The :class:`~.xpreader.XPReader` of the experiment (the original
+            frames are drawn on).
+        frames
+            Frames of the movie (default: all).
+        with_labels
+            Also write the cell ids next to the cells.
+
+        Returns
+        -------
+        list of ndarray
+            (Y, X, 3) uint8 RGB frames.
+        """
+        frames = self.frames if frames is None else frames
+        images = np.asarray(reader.images(self.position_nb, channels=0,
+                                          frames=frames).values[:, 0],
+                            dtype=np.float32)
+        low, high = np.percentile(images, [0.5, 99.5]) if images.size else (0, 1)
+        images = np.clip((images - low) / max(high - low, 1e-12), 0, 1)
+        colors = [random_colors(roi.lineage.cells, seed=roi.roi_nb)
+                  for roi in self.rois]
+        movie = []
+        for image, frame in zip(images, frames, strict=True):
+            rgb = overlay_frame(image, np.zeros(image.shape, np.uint16), {})
+            for roi, roi_colors in zip(self.rois, colors, strict=True):
+                labels = self.roi_labels(roi, frame)
+                if labels.any():
+                    rgb = overlay_frame(rgb, labels, roi_colors, cellids=with_labels)
+            movie.append(rgb)
+        return movie
+
+    # -- files -----------------------------------------------------------------
+    def save(self, filename: str | os.PathLike | None = None,
+             frames: range | None = None, reader: Any = None,
+             save_as: str | Sequence[str] = ("netCDF", "movie"), *,
+             progress_bar: bool = False) -> list[pathlib.Path]:
+        """Write the results.
+
+        Parameters
+        ----------
+        filename
+            Base name of the outputs (default ``Position<nb:06d>`` in the
+            current folder); suffixes: ``.nc`` (netCDF), ``.mp4`` (movie),
+            ``_labeled.mp4`` (labeled movie).
+        frames
+            Frames of the movies (default: all); the netCDF file always
+            holds everything.
+        reader
+            The experiment's :class:`~.xpreader.XPReader`, needed for movies.
+        save_as
+            Any of ``"netCDF"``, ``"movie"``, ``"labeled-movie"``.
+        progress_bar
+            Show progress.
+
+        Returns
+        -------
+        list of pathlib.Path
+            The files written.
+        """
+        formats = [save_as] if isinstance(save_as, str) else list(save_as)
+        unknown = [f for f in formats if f not in SAVE_FORMATS]
+        if unknown:
+            raise ValueError(f"Unknown output formats {unknown}; valid: "
+                             f"{list(SAVE_FORMATS)}")
+        if reader is None and any(f != "netCDF" for f in formats):
+            raise ValueError("Saving movies needs the experiment's reader "
+                             "(reader=XPReader(...))")
+        base = pathlib.Path(filename if filename is not None
+                            else f"Position{self.position_nb:06d}")
+        written = []
+        for fmt in formats:
+            path = base.with_name(base.name + SAVE_FORMATS[fmt])
+            if fmt == "netCDF":
+                self.to_netcdf(path, progress_bar=progress_bar)
+            else:
+                movie = self.results_movie(reader, frames,
+                                           with_labels=fmt == "labeled-movie")
+                write_video(movie, path, verbose=int(progress_bar))
+            written.append(path)
+        return written
+
+    def to_netcdf(self, path: str | os.PathLike, *, progress_bar: bool = False,
+                  **kwargs: Any) -> None:
+        """Write the position to a netCDF file, one group per region.
+
+        Parameters
+        ----------
+        path
+            Output file (written under a temporary name, then renamed).
+        progress_bar
+            Show progress over the regions.
+        **kwargs
+            Passed to :meth:`ROI.to_netcdf`.
+        """
+        xr = import_xarray()
+        root = xr.Dataset(
+            {"drift_values": (("frame_drift", "xy"),
+                              np.asarray(self.drift_values, dtype=np.float64)
+                              .reshape(-1, 2))},
+            coords={"xy": ["x", "y"]},
+            attrs={"schema": POSITION_SCHEMA, "position_nb": self.position_nb,
+                   "rotate": float(self.rotate),
+                   "frame_shape": np.array(self.frame_shape or (0, 0), np.int64),
+                   "roi_count": len(self.rois), "config": self.config.serialize(),
+                   "cytolab_version": __version__})
+        path = pathlib.Path(path)
+        with atomic_path(path) as tmp:
+            root.to_netcdf(tmp, mode="w", engine="h5netcdf")
+            for roi in progress_bar_if(self.rois, progress_bar, "saving ROIs"):
+                roi.to_netcdf(tmp, group=f"roi{roi.roi_nb:02d}", mode="a", **kwargs)
+        self._saved = path
+
+    @classmethod
+    def load_netcdf(cls, filename: str | os.PathLike) -> Position:
+        """Read a position written by :meth:`to_netcdf`."""
+        xr = import_xarray()
+        if not os.path.exists(filename):
+            raise FileNotFoundError(f"File not found: '{filename}'")
+        try:
+            root = xr.load_dataset(filename, engine="h5netcdf")
+        except (OSError, ValueError) as exc:
+            raise FileFormatError(f"Cannot read '{filename}' as netCDF: {exc}"
+                                  ) from exc
+        if root.attrs.get("schema") != POSITION_SCHEMA:
+            raise FileFormatError(f"'{filename}' is not a cytolab time-lapse position "
+                                  f"(schema {root.attrs.get('schema')!r})")
+        position = cls(int(root.attrs["position_nb"]),
+                       Config.deserialize(root.attrs["config"]))
+        position.rotate = float(root.attrs["rotate"])
+        position.drift_values = np.asarray(root["drift_values"].values)
+        shape = tuple(int(v) for v in np.ravel(root.attrs["frame_shape"]))
+        position.frame_shape = None if shape == (0, 0) else shape
+        import h5py  # the group names: roiNN, in order
+
+        with h5py.File(filename, "r") as h5:
+            groups = sorted(name for name in h5 if name.startswith("roi"))
+        if len(groups) != int(root.attrs["roi_count"]):
+            raise FileFormatError(f"'{filename}' holds {len(groups)} ROI groups, but "
+                                  f"its root says {int(root.attrs['roi_count'])}")
+        position.rois = [ROI.load_netcdf(filename, group=g) for g in groups]
+        position._saved = pathlib.Path(filename)
+        return position
+
+    def clear(self) -> None:
+        """Free the regions' memory; :meth:`load` reads them back from the
+        last netCDF file written or read."""
+        self.rois = []
+
+    def load(self) -> None:
+        """Reload the regions from the last netCDF file written or read."""
+        if self._saved is None:
+            raise CytolabError(f"Position {self.position_nb} was never saved to "
+                               f"netCDF; nothing to load")
+        self.rois = Position.load_netcdf(self._saved).rois
+
+    # -- comparison ------------------------------------------------------------
+    def compare(self, other: object, level: int = 0) -> list[Any] | None:
+        """Differences between this position and `other` (printed at level 0,
+        returned as a difference tree otherwise)."""
+        diffs = self._diffs(other)
+        if level == 0:
+            print_diffs(diffs)
+            return None
+        return diffs
+
+    def _diffs(self, other: object) -> list[Any]:
+        if not isinstance(other, Position):
+            return [color_diff("type: ", "Position", type(other).__name__)]
+        diffs: list[Any] = []
+        for attr in ("position_nb", "rotate", "frame_shape"):
+            if getattr(self, attr) != getattr(other, attr):
+                diffs.append(color_diff(f"{attr}: ", getattr(self, attr),
+                                        getattr(other, attr)))
+        diffs += compare_arrays(np.asarray(self.drift_values, dtype=float),
+                                np.asarray(other.drift_values, dtype=float),
+                                "drift_values")
+        if len(self.rois) != len(other.rois):
+            diffs.append(color_diff("number of ROIs: ", len(self.rois),
+                                    len(other.rois)))
+        for mine, theirs in zip(self.rois, other.rois):  # noqa: B905
+            roi_diffs = mine.compare(theirs, level=1)
+            if roi_diffs:
+                diffs += [f"ROI {mine.roi_nb}", roi_diffs]
+        return diffs
+
+    def __repr__(self) -> str:
+        return (f"<Position {self.position_nb}: {len(self.rois)} ROIs, frames "
+                f"{self.frames.start}-{self.frames.stop - 1}>")
+
+
+def progress_bar_if(items: Sequence[Any], show: bool, desc: str) -> Any:
+    """`items` wrapped in a progress bar when `show` (else as they are)."""
+    return progress_bar(items, desc=desc, show=True) if show else items
