@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .labels import Contour, centroid
+from .labels import Contour, _check_shape, centroid
 
 __all__ = ["CroppingBox"]
 
@@ -18,8 +18,12 @@ def _is_dataarray(obj: Any) -> bool:
 
 
 def _frame_shape(image: Any) -> tuple[int, int]:
-    """``(Y, X)`` size of an image or image stack (array or DataArray)."""
+    """``(Y, X)`` size of an image or image stack (array or DataArray),
+    checking that it has these dimensions."""
     if _is_dataarray(image):
+        if "y" not in image.dims or "x" not in image.dims:
+            raise ValueError(f"images must have 'y' and 'x' dimensions, got "
+                             f"{image.dims}")
         return int(image.sizes["y"]), int(image.sizes["x"])
     shape = np.shape(image)
     if len(shape) < 2:
@@ -123,10 +127,8 @@ class CroppingBox:
             return self._crop_array(arr)
         import xarray as xr
 
+        _frame_shape(images)
         dims = images.dims
-        if "y" not in dims or "x" not in dims:
-            raise ValueError(f"images must have 'y' and 'x' dimensions, got "
-                             f"{dims}")
         ordered = images.transpose(..., "y", "x")
         coords = {name: coord for name, coord in ordered.coords.items()
                   if "y" not in coord.dims and "x" not in coord.dims}
@@ -244,9 +246,7 @@ class CroppingBox:
         >>> CroppingBox.tracking_box(contour, (8, 4))
         CroppingBox(xtl=10, ytl=21, xbr=14, ybr=29)
         """
-        height, width = (int(s) for s in shape)
-        if height < 1 or width < 1:
-            raise ValueError(f"shape must hold two positive sizes, got {shape}")
+        height, width = _check_shape(shape, "shape")
         cx, cy = centroid(contour)
         xtl = cx - width // 2
         ytl = cy - height // 2

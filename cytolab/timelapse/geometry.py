@@ -15,7 +15,7 @@ import cv2
 import numpy as np
 
 from ..errors import PipelineWarning
-from .boxes import CroppingBox, _is_dataarray
+from .boxes import CroppingBox, _frame_shape, _is_dataarray
 from .labels import Image
 
 __all__ = [
@@ -51,7 +51,8 @@ def affine_transform(image: np.ndarray, *, zoom: float = 1.0, angle: float = 0.0
     Parameters
     ----------
     image
-        2-D array (uint8, uint16, int16, float32, float64 or bool).
+        2-D array of integers, floats or booleans (dtypes OpenCV does not
+        warp, e.g. int32 or float16, are warped as float64).
     zoom
         Scale factor about the image centre (> 1 enlarges).
     angle
@@ -88,20 +89,36 @@ def affine_transform(image: np.ndarray, *, zoom: float = 1.0, angle: float = 0.0
         raise ValueError(f"mode must be one of {sorted(_BORDER)}, got {mode!r}")
     if not zoom > 0:
         raise ValueError(f"zoom must be positive, got {zoom}")
-    is_bool = arr.dtype == bool
-    if is_bool:
-        arr = arr.view(np.uint8)
-    elif arr.dtype not in _WARP_DTYPES:
-        raise ValueError(f"image dtype {arr.dtype} is not supported; use "
-                         f"uint8, uint16, int16, float32, float64 or bool")
     height, width = arr.shape
     matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2),
                                      float(angle), float(zoom))
     matrix[:, 2] += np.asarray(shift, dtype=np.float64).reshape(2)
-    out = cv2.warpAffine(np.ascontiguousarray(arr), matrix, (width, height),
+    out = cv2.warpAffine(_warpable(arr), matrix, (width, height),
                          flags=_INTERPOLATION[order], borderMode=_BORDER[mode],
                          borderValue=0)
-    return out.astype(bool) if is_bool else out
+    return _as_dtype(out, arr.dtype)
+
+
+def _warpable(arr: np.ndarray) -> np.ndarray:
+    """`arr` in a dtype OpenCV warps (booleans as uint8, others as float64)."""
+    if arr.dtype == bool:
+        return np.ascontiguousarray(arr).view(np.uint8)
+    if arr.dtype in _WARP_DTYPES:
+        return np.ascontiguousarray(arr)
+    if arr.dtype.kind in "iuf":
+        return arr.astype(np.float64)
+    raise ValueError(f"image dtype {arr.dtype} is not supported; use integers, "
+                     f"floats or bool")
+
+
+def _as_dtype(out: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Warped pixels back in the input dtype (integers rounded and clipped)."""
+    if out.dtype == dtype:
+        return out
+    if dtype.kind in "iu":
+        info = np.iinfo(dtype)
+        out = np.clip(np.rint(out), info.min, info.max)
+    return out.astype(dtype)
 
 
 def _default_order(dtype: np.dtype) -> int:
@@ -109,11 +126,47 @@ def _default_order(dtype: np.dtype) -> int:
     return 0 if dtype.kind == "b" or (dtype.kind in "iu" and dtype != np.uint8) else 1
 
 
-def _rotate_one(image: np.ndarray, angle: float, order: int) -> np.ndarray:
-    return affine_transform(image, angle=float(angle), order=order)
+def _per_frame(func: Any, images: Any, params: Any, core_dims: Sequence[str],
+               name: str, **kwargs: Any) -> Any:
+    """Apply ``func(frame, param, **kwargs)`` to every 2-D frame of `images`.
+
+    `params` is a DataArray (or a number) for a DataArray `images`, else an
+    array whose trailing `core_dims` axes go whole to each call and whose
+    other axes broadcast against the frame axes ``images.shape[:-2]``.
+    """
+    _frame_shape(images)
+    if _is_dataarray(images):
+        import xarray as xr
+
+        out = xr.apply_ufunc(
+            func, images, params, kwargs=kwargs,
+            input_core_dims=[["y", "x"], list(core_dims)],
+            output_core_dims=[["y", "x"]], vectorize=True, keep_attrs=True,
+            output_dtypes=[images.dtype])
+        return out.transpose(*images.dims)
+    arr = np.asarray(images)
+    par = np.asarray(params, dtype=np.float64)
+    core_shape = par.shape[par.ndim - len(core_dims):]
+    try:
+        par = np.broadcast_to(par, arr.shape[:-2] + core_shape)
+    except ValueError:
+        raise ValueError(f"{name} of shape {np.shape(params)} do not match the "
+                         f"images of shape {arr.shape}") from None
+    out = np.empty_like(arr)
+    for index in np.ndindex(arr.shape[:-2]):
+        out[index] = func(arr[index], par[index], **kwargs)
+    return out
 
 
-def rotate(images: Any, angles: Any, *, order: int | None = None) -> Any:
+def _rotate_one(image: np.ndarray, angle: float, order: int | None, mode: str
+                ) -> np.ndarray:
+    if order is None:
+        order = _default_order(image.dtype)
+    return affine_transform(image, angle=float(angle), order=order, mode=mode)
+
+
+def rotate(images: Any, angles: Any, *, order: int | None = None,
+           mode: str = "constant") -> Any:
     """Rotate images about their centres.
 
     Parameters
@@ -129,6 +182,9 @@ def rotate(images: Any, angles: Any, *, order: int | None = None) -> Any:
         Interpolation order (see :func:`affine_transform`); None: nearest
         neighbour for integer types other than uint8 (labels) and booleans,
         bilinear otherwise.
+    mode
+        Values of the pixels rotated in from outside the image (see
+        :func:`affine_transform`): zero by default.
 
     Returns
     -------
@@ -146,35 +202,11 @@ def rotate(images: Any, angles: Any, *, order: int | None = None) -> Any:
     if _is_dataarray(images):
         import xarray as xr
 
-        if "y" not in images.dims or "x" not in images.dims:
-            raise ValueError(f"images must have 'y' and 'x' dimensions, got "
-                             f"{images.dims}")
         if not isinstance(angles, xr.DataArray) and np.ndim(angles) != 0:
             raise ValueError("angles must be a number or a DataArray when "
                              "images is a DataArray")
-        if order is None:
-            order = _default_order(images.dtype)
-        out = xr.apply_ufunc(
-            _rotate_one, images, angles, kwargs={"order": order},
-            input_core_dims=[["y", "x"], []], output_core_dims=[["y", "x"]],
-            vectorize=True, keep_attrs=True, output_dtypes=[images.dtype])
-        return out.transpose(*images.dims)
-    arr = np.asarray(images)
-    if arr.ndim < 2:
-        raise ValueError(f"images must have at least 2 dimensions (Y, X), got "
-                         f"shape {arr.shape}")
-    if order is None:
-        order = _default_order(arr.dtype)
-    try:
-        ang = np.broadcast_to(np.asarray(angles, dtype=np.float64),
-                              arr.shape[:-2])
-    except ValueError:
-        raise ValueError(f"angles of shape {np.shape(angles)} do not match the "
-                         f"images of shape {arr.shape}") from None
-    out = np.empty_like(arr)
-    for index in np.ndindex(arr.shape[:-2]):
-        out[index] = affine_transform(arr[index], angle=ang[index], order=order)
-    return out
+    return _per_frame(_rotate_one, images, angles, (), "angles", order=order,
+                      mode=mode)
 
 
 def _deskew_samples(image: np.ndarray, size: int) -> tuple[np.ndarray, ...]:
@@ -440,8 +472,7 @@ def correct_drift(images: Any, drifts: Any) -> Any:
     Parameters
     ----------
     images
-        xarray DataArray with ``y`` and ``x`` dimensions, or NumPy array
-        ``(..., Y, X)``.
+        Frames: DataArray with ``y``/``x`` dimensions or array ``(..., Y, X)``.
     drifts
         ``(xdrift, ydrift)`` as returned by :func:`compute_drift`: a
         DataArray with an ``xy`` dimension of size 2 (labelled ``"x"``,
@@ -467,9 +498,6 @@ def correct_drift(images: Any, drifts: Any) -> Any:
     if _is_dataarray(images):
         import xarray as xr
 
-        if "y" not in images.dims or "x" not in images.dims:
-            raise ValueError(f"images must have 'y' and 'x' dimensions, got "
-                             f"{images.dims}")
         if not isinstance(drifts, xr.DataArray) or "xy" not in drifts.dims:
             raise ValueError("drifts must be a DataArray with an 'xy' "
                              "dimension when images is a DataArray")
@@ -478,25 +506,7 @@ def correct_drift(images: Any, drifts: Any) -> Any:
                              f"got {drifts.sizes['xy']}")
         if "xy" in drifts.coords and drifts["xy"].dtype.kind in "UO":
             drifts = drifts.sel(xy=["x", "y"])
-        out = xr.apply_ufunc(
-            _correct_one, images, drifts, input_core_dims=[["y", "x"], ["xy"]],
-            output_core_dims=[["y", "x"]], vectorize=True, keep_attrs=True,
-            output_dtypes=[images.dtype])
-        return out.transpose(*images.dims)
-    arr = np.asarray(images)
-    if arr.ndim < 2:
-        raise ValueError(f"images must have at least 2 dimensions (Y, X), got "
-                         f"shape {arr.shape}")
-    drift = np.asarray(drifts, dtype=np.float64)
-    if drift.ndim == 0 or drift.shape[-1] != 2:
+    elif np.ndim(drifts) == 0 or np.shape(drifts)[-1] != 2:
         raise ValueError(f"drifts must have a last dimension of size 2 "
-                         f"(xdrift, ydrift), got shape {drift.shape}")
-    try:
-        drift = np.broadcast_to(drift, arr.shape[:-2] + (2,))
-    except ValueError:
-        raise ValueError(f"drifts of shape {drift.shape} do not match the "
-                         f"images of shape {arr.shape}") from None
-    out = np.empty_like(arr)
-    for index in np.ndindex(arr.shape[:-2]):
-        out[index] = _correct_one(arr[index], drift[index])
-    return out
+                         f"(xdrift, ydrift), got shape {np.shape(drifts)}")
+    return _per_frame(_correct_one, images, drifts, ("xy",), "drifts")

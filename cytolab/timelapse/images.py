@@ -6,8 +6,10 @@ to [0, 1] by dividing by the largest value of their type, so that
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import pathlib
+from collections.abc import Iterator
 from typing import Any
 
 import cv2
@@ -21,14 +23,18 @@ from .labels import (
     _as_2d,
     _as_labels,
     _as_mask,
+    _check_shape,
     binarize_threshold,
     detect_touching_cells,
     label_seg,
 )
 
 __all__ = [
+    "open_tiff",
     "read_image",
+    "read_raw_image",
     "read_reshape",
+    "read_tiff_page",
     "rescale_image",
     "resize_image",
     "resize_labels",
@@ -45,58 +51,154 @@ _CV_RESIZE_DTYPES = tuple(np.dtype(t) for t in (np.uint8, np.uint16, np.int16,
 TIFF_HINT = 'reading TIFF files needs tifffile: pip install "cytolab[timelapse]"'
 
 
-def _check_shape(shape: Any, name: str) -> tuple[int, int]:
-    try:
-        height, width = (int(s) for s in shape)
-    except (TypeError, ValueError):
-        raise ValueError(f"{name} must be a pair (height, width), got "
-                         f"{shape!r}") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"{name} must hold two positive sizes, got {shape!r}")
-    return height, width
-
-
 def _to_grey(image: np.ndarray, path: pathlib.Path, bgr: bool) -> np.ndarray:
-    """2-D grey image of a 2-D, RGB(A) or BGR(A) image."""
+    """2-D grey image of a 2-D, RGB(A) or BGR(A) image (alpha is ignored)."""
     if image.ndim == 3 and image.shape[2] == 1:
         return image[:, :, 0]
     if image.ndim == 3 and image.shape[2] in (3, 4):
-        codes = {(3, True): cv2.COLOR_BGR2GRAY, (4, True): cv2.COLOR_BGRA2GRAY,
-                 (3, False): cv2.COLOR_RGB2GRAY, (4, False): cv2.COLOR_RGBA2GRAY}
-        return cv2.cvtColor(image, codes[(image.shape[2], bgr)])
+        colour = image[..., :3]
+        if (colour == colour[..., :1]).all():  # grey stored as colour
+            return np.ascontiguousarray(colour[..., 0])
+        return cv2.cvtColor(np.ascontiguousarray(colour),
+                            cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY)
     if image.ndim != 2:
         raise FileFormatError(f"{path}: not a 2-D grey or colour image (pixel "
                               f"array of shape {image.shape})")
     return image
 
 
-def _read_pages(path: pathlib.Path) -> tuple[np.ndarray, int]:
-    """First image of a file as a 2-D array, and the number of images."""
+def _check_file(path: pathlib.Path) -> None:
     if not path.is_file():
         raise FileFormatError(f"{path}: no such file")
-    if path.suffix.lower() in _TIFF_SUFFIXES:
+
+
+@contextlib.contextmanager
+def open_tiff(filename: str | os.PathLike) -> Iterator[Any]:
+    """Open a TIFF file with tifffile, for :func:`read_tiff_page`.
+
+    Parameters
+    ----------
+    filename
+        TIFF file.
+
+    Yields
+    ------
+    tif : tifffile.TiffFile
+        The open file (closed when the ``with`` block ends).
+
+    Raises
+    ------
+    cytolab.errors.FileFormatError
+        If the file is missing or not a TIFF file tifffile can open.
+    ImportError
+        If tifffile (extra ``timelapse``) is not installed.
+    """
+    path = pathlib.Path(filename)
+    try:
+        import tifffile
+    except ImportError as exc:  # pragma: no cover - extra installed in CI
+        raise ImportError(TIFF_HINT) from exc
+    _check_file(path)
+    try:
+        tif = tifffile.TiffFile(path)
+    except Exception as exc:
+        raise FileFormatError(f"{path}: cannot read TIFF file ({exc})") from exc
+    with tif:
+        yield tif
+
+
+def read_tiff_page(tif: Any, page: int = 0) -> np.ndarray:
+    """One image of the first series of an open TIFF file, as stored.
+
+    Parameters
+    ----------
+    tif
+        File opened with :func:`open_tiff`.
+    page
+        Index of the image in the first series.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        2-D grey image of the stored dtype (colour images are converted,
+        see :func:`read_raw_image`).
+
+    Notes
+    -----
+    Compressions tifffile cannot decode without the optional
+    ``imagecodecs`` (e.g. LZW, which OpenCV writes) are decoded by OpenCV.
+    """
+    path = pathlib.Path(tif.filehandle.path)
+    try:
+        image = tif.asarray(key=page, series=0)
+        if tif.series[0].axes.endswith("SYX"):  # planar colour samples
+            image = np.moveaxis(image, -3, -1)
+    except Exception as exc:
         try:
-            import tifffile
-        except ImportError as exc:  # pragma: no cover - extra installed in CI
-            raise ImportError(TIFF_HINT) from exc
-        try:
-            with tifffile.TiffFile(path) as tif:
-                npages = len(tif.pages)
-                page = tif.pages[0]
-                image = page.asarray()
-                if image.ndim == 3 and page.planarconfig == 2:  # (C, Y, X)
-                    image = np.moveaxis(image, 0, -1)
-        except Exception as exc:
-            raise FileFormatError(f"{path}: cannot read TIFF file ({exc})"
+            ok, pages = cv2.imreadmulti(str(path), page, 1,
+                                        flags=cv2.IMREAD_UNCHANGED)
+        except cv2.error:
+            ok, pages = False, None
+        if not ok or not pages:
+            raise FileFormatError(f"{path}: cannot read TIFF file (image "
+                                  f"{page}: {type(exc).__name__}: {exc})"
                                   ) from exc
-        return _to_grey(np.asarray(image), path, bgr=False), npages
-    image = cv2.imdecode(np.fromfile(path, dtype=np.uint8), cv2.IMREAD_UNCHANGED)
+        return _to_grey(pages[0], path, bgr=True)
+    return _to_grey(np.asarray(image), path, bgr=False)
+
+
+def _read_first(path: pathlib.Path) -> tuple[np.ndarray, int]:
+    """First image of a file as stored, and the number of images."""
+    if path.suffix.lower() in _TIFF_SUFFIXES:
+        with open_tiff(path) as tif:
+            return read_tiff_page(tif, 0), len(tif.pages)
+    _check_file(path)
+    raw = np.fromfile(path, dtype=np.uint8)
+    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
     if image is None:
         raise FileFormatError(f"{path}: not an image file OpenCV can decode")
     return _to_grey(image, path, bgr=True), 1
 
 
-def _as_float_image(image: np.ndarray) -> Image:
+def read_raw_image(filename: str | os.PathLike) -> np.ndarray:
+    """Read the first image of a file as stored (grey, dtype kept).
+
+    Parameters
+    ----------
+    filename
+        TIFF (the first image of its first series), PNG, JPEG or any other
+        format OpenCV decodes.
+
+    Returns
+    -------
+    image : numpy.ndarray
+        2-D image of the stored dtype (uint8, uint16, float32, ...). Colour
+        images are converted to grey (ITU-R BT.601 luma; colour images
+        whose channels are equal give their first channel).
+
+    Raises
+    ------
+    cytolab.errors.FileFormatError
+        If the file is missing or cannot be decoded.
+
+    Examples
+    --------
+    >>> import pathlib, tempfile, cv2, numpy as np
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "a.png"
+    >>> cv2.imwrite(str(path), np.full((2, 3), 7, np.uint16))
+    True
+    >>> read_raw_image(path).tolist()
+    [[7, 7, 7], [7, 7, 7]]
+    """
+    return _read_first(pathlib.Path(filename))[0]
+
+
+def _read_single(path: pathlib.Path, error: type[Exception]) -> Image:
+    """The image of a single-image file as float32 (`error` if several)."""
+    image, count = _read_first(path)
+    if count != 1:
+        raise error(f"{path}: holds {count} images; only single-image files "
+                    f"can be read")
     if image.dtype == bool:
         return image.astype(np.float32)
     if image.dtype.kind == "f":
@@ -115,21 +217,16 @@ def read_image(filename: str | os.PathLike) -> Image:
     Returns
     -------
     image : numpy.ndarray of float32
-        2-D image. Unsigned integer pixels are divided by the largest value
-        of their type (:func:`rescale_image`); floating-point pixels are kept
-        as stored; colour images are converted to grey (ITU-R BT.601 luma).
+        2-D image (:func:`read_raw_image`). Unsigned integer pixels are
+        divided by the largest value of their type (:func:`rescale_image`);
+        floating-point pixels are kept as stored.
 
     Raises
     ------
     cytolab.errors.FileFormatError
         If the file is missing, cannot be decoded or holds several images.
     """
-    path = pathlib.Path(filename)
-    image, npages = _read_pages(path)
-    if npages != 1:
-        raise FileFormatError(f"{path}: holds {npages} images; read_image "
-                              f"reads files with one image")
-    return _as_float_image(image)
+    return _read_single(pathlib.Path(filename), FileFormatError)
 
 
 def _pad_to(image: np.ndarray, height: int, width: int) -> np.ndarray:
@@ -185,21 +282,25 @@ def read_reshape(filename: str | os.PathLike, *,
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (nearest) or 1 (bilinear), got "
                          f"{order!r}")
-    image, npages = _read_pages(path)
-    if npages != 1:
-        raise ValueError(f"{path}: holds {npages} images; only single-image "
-                         f"files can be read")
-    image = _as_float_image(image)
-    if target_size is not None:
-        height, width = _check_shape(target_size, "target_size")
-        if method == "pad":
-            image = _pad_to(image, height, width)
-        elif image.shape != (height, width):
-            interp = cv2.INTER_NEAREST_EXACT if order == 0 else cv2.INTER_LINEAR
-            image = cv2.resize(image, (width, height), interpolation=interp)
+    image = _read_single(path, ValueError)
+    if target_size is not None and method == "pad":
+        image = _pad_to(image, *_check_shape(target_size, "target_size"))
+    elif target_size is not None:
+        interp = cv2.INTER_NEAREST_EXACT if order == 0 else cv2.INTER_LINEAR
+        image = _resize(image, target_size, "target_size", interp)
     if binarize:
         return binarize_threshold(image, None)
     return image
+
+
+def _resize(arr: np.ndarray, shape: Any, name: str, interpolation: int
+            ) -> np.ndarray:
+    """`arr` resized by OpenCV to `shape` ``(height, width)`` (a copy if it
+    has that shape already)."""
+    height, width = _check_shape(shape, name)
+    if arr.shape == (height, width):
+        return arr.copy()
+    return cv2.resize(arr, (width, height), interpolation=interpolation)
 
 
 def rescale_image(img: np.ndarray) -> Image:
@@ -282,15 +383,12 @@ def resize_image(image: Image, shape: tuple[int, int]) -> Image:
     [[0.0, 0.25, 0.75, 1.0]]
     """
     arr = _as_2d(image, "image")
-    height, width = _check_shape(shape, "shape")
     if arr.dtype == bool:
         arr = arr.astype(np.float32)
-    if arr.shape == (height, width):
-        return arr.copy()
     if arr.dtype not in _CV_RESIZE_DTYPES:
         raise ValueError(f"image must be float, uint8, uint16 or int16, got "
                          f"dtype {arr.dtype}")
-    return cv2.resize(arr, (width, height), interpolation=cv2.INTER_LINEAR)
+    return _resize(arr, shape, "shape", cv2.INTER_LINEAR)
 
 
 def resize_labels(labels: Labels, shape: tuple[int, int], *,
@@ -322,13 +420,7 @@ def resize_labels(labels: Labels, shape: tuple[int, int], *,
     ...               prevent_touching=True).tolist()
     [[1, 0, 0, 2]]
     """
-    lab = _as_labels(labels)
-    height, width = _check_shape(shape, "shape")
-    if lab.shape != (height, width):
-        lab = cv2.resize(lab, (width, height),
-                         interpolation=cv2.INTER_NEAREST_EXACT)
-    else:
-        lab = lab.copy()
+    lab = _resize(_as_labels(labels), shape, "shape", cv2.INTER_NEAREST_EXACT)
     if prevent_touching:
         lab[detect_touching_cells(lab)] = 0
     return lab
@@ -367,11 +459,8 @@ def resize_mask(mask: SegmentationMask, shape: tuple[int, int], *,
         labels = label_seg(mask)
         return (resize_labels(labels, shape, prevent_touching=True) > 0
                 ).astype(np.uint8)
-    height, width = _check_shape(shape, "shape")
-    arr = _as_mask(mask, "mask")
-    if arr.shape == (height, width):
-        return arr.copy()
-    return cv2.resize(arr, (width, height), interpolation=cv2.INTER_NEAREST_EXACT)
+    return _resize(_as_mask(mask, "mask"), shape, "shape",
+                   cv2.INTER_NEAREST_EXACT)
 
 
 def smart_resize(image: Image | SegmentationMask, new_shape: tuple[int, int]

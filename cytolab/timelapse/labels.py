@@ -65,6 +65,18 @@ def _as_2d(array: Any, name: str) -> np.ndarray:
     return arr
 
 
+def _check_shape(shape: Any, name: str) -> tuple[int, int]:
+    """``(height, width)`` of a size argument, both at least 1."""
+    try:
+        height, width = (int(s) for s in shape)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a pair (height, width), got "
+                         f"{shape!r}") from None
+    if height < 1 or width < 1:
+        raise ValueError(f"{name} must hold two positive sizes, got {shape!r}")
+    return height, width
+
+
 def _as_mask(mask: Any, name: str) -> np.ndarray:
     """Contiguous 2-D uint8 0/1 copy or view of a mask (non-zero = cell)."""
     arr = _as_2d(mask, name)
@@ -339,9 +351,11 @@ def cells_in_frame(labels: Labels, *, return_contours: bool = False
     Examples
     --------
     >>> import numpy as np
-    >>> labels = np.zeros((6, 5), dtype=np.uint16)
-    >>> labels[3:5, 1:3] = 4
-    >>> labels[0:2, 2:4] = 9
+    >>> labels = np.array([[0, 0, 9, 9, 0],
+    ...                    [0, 0, 9, 9, 0],
+    ...                    [0, 0, 0, 0, 0],
+    ...                    [0, 4, 4, 0, 0],
+    ...                    [0, 4, 4, 0, 0]], dtype=np.uint16)
     >>> cells_in_frame(labels)
     [9, 4]
     >>> ids, contours = cells_in_frame(labels, return_contours=True)

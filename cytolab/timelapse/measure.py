@@ -1,6 +1,7 @@
 """Single-cell measurements on time-lapse frames: size, shape, poles, fluorescence.
 
-Contours are OpenCV contours (``(x, y)`` points, see
+Contours are OpenCV contours (int32 ``(J, 1, 2)`` arrays of ``(x, y)``
+points; the flat ``(J, 2)`` layout is accepted too; see
 :mod:`cytolab.timelapse.labels`); poles and paths are ``(y, x)`` pixel
 positions (int16). Area and perimeter follow the contour conventions of
 :mod:`cytolab.features.moments` (polygon through the centres of the boundary
@@ -70,7 +71,7 @@ def cell_area(contour: Contour) -> float:
     Parameters
     ----------
     contour
-        OpenCV contour ``(J, 1, 2)`` or ``(J, 2)`` of ``(x, y)`` points.
+        The cell's outline, an OpenCV contour.
 
     Returns
     -------
@@ -95,7 +96,7 @@ def cell_perimeter(contour: Contour) -> float:
     Parameters
     ----------
     contour
-        OpenCV contour ``(J, 1, 2)`` or ``(J, 2)`` of ``(x, y)`` points.
+        Closed outline of the cell: the last point connects to the first.
 
     Returns
     -------
@@ -198,7 +199,7 @@ def find_poles(contour: Contour) -> tuple[Pole, Pole]:
     Parameters
     ----------
     contour
-        OpenCV contour ``(J, 1, 2)`` or ``(J, 2)`` of ``(x, y)`` points.
+        Outline of a rod-shaped cell (OpenCV contour).
 
     Returns
     -------
@@ -248,7 +249,8 @@ def contour_curvature(contour: Contour, stride: int | None = None
     Parameters
     ----------
     contour
-        OpenCV contour ``(J, 1, 2)`` or ``(J, 2)`` of ``(x, y)`` points.
+        Closed outline, its points in order along the boundary (OpenCV
+        contour, or ``(J, 2)`` floating-point ``(x, y)`` points).
     stride
         Distance [contour points] to the neighbours the derivatives are
         taken over; larger strides smooth more. None: 5, reduced to a quarter
@@ -303,7 +305,7 @@ def image_edges(contour: Contour, shape: tuple[int, int]) -> str:
     Parameters
     ----------
     contour
-        OpenCV contour ``(J, 1, 2)`` or ``(J, 2)`` of ``(x, y)`` points.
+        Outline of the cell in image coordinates (OpenCV contour).
     shape
         ``(height, width)`` of the image.
 

@@ -13,15 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .boxes import CroppingBox
 from .lineage import CellFeatures, Pole
 from .measure import eucl
-
-if TYPE_CHECKING:  # pragma: no cover
-    from .boxes import CroppingBox
 
 #: Smallest tracking score that can link a previous cell to a current cell.
 MIN_SCORE = 0.2
@@ -85,18 +82,13 @@ def tracking_scores(labels: np.ndarray, logits: np.ndarray,
     ncells = int(lab.max(initial=0))
     areas = np.bincount(lab.ravel(), minlength=ncells + 1)[1:]
     scores = np.zeros((len(boxes), ncells), dtype=np.float32)
-    height, width = lab.shape
     for i, box in enumerate(boxes):
-        size = (box.ybr - box.ytl, box.xbr - box.xtl)
-        if out.shape[1:] != size:
+        box = CroppingBox(xtl=box.xtl, ytl=box.ytl, xbr=box.xbr, ybr=box.ybr)
+        if out.shape[1:] != box.shape:
             raise ValueError(f"tracking_scores: output {i} has shape "
-                             f"{out.shape[1:]} but its box has size {size}")
-        y0, y1 = max(box.ytl, 0), min(box.ybr, height)
-        x0, x1 = max(box.xtl, 0), min(box.xbr, width)
-        if y0 >= y1 or x0 >= x1:
-            continue
-        patch = out[i, y0 - box.ytl:y1 - box.ytl, x0 - box.xtl:x1 - box.xtl]
-        sums = np.bincount(lab[y0:y1, x0:x1].ravel(), weights=patch.ravel(),
+                             f"{out.shape[1:]} but its box has size {box.shape}")
+        # outside the frame the crop is background (0), which is not counted
+        sums = np.bincount(box.crop(lab).ravel(), weights=out[i].ravel(),
                            minlength=ncells + 1)[1:]
         scores[i] = sums / np.maximum(areas, 1)
     return scores
@@ -247,10 +239,10 @@ def division_poles(features1: CellFeatures, features2: CellFeatures,
     --------
     >>> import numpy as np
     >>> from cytolab.timelapse.lineage import CellFeatures
-    >>> upper = CellFeatures(new_pole=np.array([2, 5], np.int16),
-    ...                      old_pole=np.array([18, 5], np.int16))
-    >>> lower = CellFeatures(new_pole=np.array([22, 5], np.int16),
-    ...                      old_pole=np.array([40, 5], np.int16))
+    >>> def rod(new, old):  # a vertical cell in column 5
+    ...     return CellFeatures(new_pole=np.array([new, 5], np.int16),
+    ...                         old_pole=np.array([old, 5], np.int16))
+    >>> upper, lower = rod(2, 18), rod(22, 40)
     >>> mother, daughter, first = division_poles(
     ...     upper, lower, prev_old=np.array([41, 5]), prev_new=np.array([1, 5]))
     >>> first, mother.old_pole.tolist(), daughter.old_pole.tolist()

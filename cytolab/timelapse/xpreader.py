@@ -45,11 +45,12 @@ from typing import Any
 import numpy as np
 
 from ..errors import CytolabError, FileFormatError
+from .geometry import rotate as rotate_images
+from .images import _TIFF_SUFFIXES, open_tiff, read_raw_image, read_tiff_page
 
 #: File name endings of the images a folder is scanned for
 IMAGE_SUFFIXES = (".tif", ".tiff", ".png", ".jpg", ".jpeg")
 
-_TIFF = (".tif", ".tiff")
 _AXES = "pcf"
 _AXIS_NAMES = {"p": "position", "c": "channel", "f": "frame"}
 _AXIS_WORDS = {
@@ -232,7 +233,8 @@ class XPReader:
                     f"{image.shape}, but '{reference}' has {first.shape}")
             if image.dtype != out.dtype:
                 out = out.astype(np.result_type(out.dtype, image.dtype))
-            out[i, j] = _rotate(image, rotate) if rotate else image
+            out[i, j] = rotate_images(image, rotate, order=1, mode="edge") \
+                if rotate else image
         return out
 
     @contextlib.contextmanager
@@ -243,9 +245,8 @@ class XPReader:
         elif self._tiff_layout is None:
             yield lambda p, c, f: _read_file(self.path)
         else:
-            tifffile = _optional("tifffile")
             dims, frame_dim, channel_dim = self._tiff_layout
-            with _opened(self.path, tifffile.TiffFile) as tif:
+            with open_tiff(_existing(self.path)) as tif:
                 def read(p: int, c: int, f: int) -> np.ndarray:
                     index = [0] * len(dims)
                     if frame_dim is not None:
@@ -255,7 +256,7 @@ class XPReader:
                     if channel_dim is not None:
                         index[channel_dim] = c
                     page = int(np.ravel_multi_index(index, dims)) if dims else 0
-                    return _tiff_page(tif, self.path, page)
+                    return read_tiff_page(tif, page)
                 yield read
 
     def _describe(self, position: int, channel: int, frame: int) -> str:
@@ -316,11 +317,10 @@ class XPReader:
     def _open_file(self) -> None:
         self.positions = 1
         self.channels = self.frames = 1
-        if self.path.suffix.lower() not in _TIFF:
+        if self.path.suffix.lower() not in _TIFF_SUFFIXES:
             _read_file(self.path)  # fail now if unreadable
             return
-        tifffile = _optional("tifffile")
-        with _opened(self.path, tifffile.TiffFile) as tif:
+        with open_tiff(self.path) as tif:
             try:
                 series = tif.series[0]
                 axes, shape = series.axes.upper(), series.shape
@@ -516,77 +516,13 @@ def _optional(name: str) -> Any:
                           f"{_INSTALL_HINT}") from exc
 
 
-@contextlib.contextmanager
-def _opened(path: pathlib.Path, opener: Callable[[pathlib.Path], Any]) -> Iterator[Any]:
-    """Open a file, turning failures into errors naming it."""
-    try:
-        handle = opener(path)
-    except FileNotFoundError as exc:
-        raise MissingImageFileError(f"The image file '{path}' does not exist") from exc
-    except Exception as exc:
-        raise FileFormatError(f"Cannot read the image file '{path}': "
-                              f"{type(exc).__name__}: {exc}") from exc
-    with handle:
-        yield handle
+def _existing(path: pathlib.Path) -> pathlib.Path:
+    """`path`, if the file (still) exists."""
+    if not path.is_file():
+        raise MissingImageFileError(f"The image file '{path}' does not exist")
+    return path
 
 
 def _read_file(path: pathlib.Path) -> np.ndarray:
-    """The (first) image of a file as a 2-D array."""
-    if path.suffix.lower() in _TIFF:
-        tifffile = _optional("tifffile")
-        with _opened(path, tifffile.TiffFile) as tif:
-            return _tiff_page(tif, path, 0)
-    import cv2
-    with _opened(path, lambda p: open(p, "rb")) as fd:
-        raw = np.frombuffer(fd.read(), np.uint8)
-    image = cv2.imdecode(raw, cv2.IMREAD_UNCHANGED) if raw.size else None
-    if image is None:
-        raise FileFormatError(f"Cannot read the image file '{path}': not a "
-                              f"valid {path.suffix} image")
-    return _gray(image, True, path)
-
-
-def _tiff_page(tif: Any, path: pathlib.Path, page: int) -> np.ndarray:
-    """Page `page` of the first series of an open TIFF file, as grey levels.
-
-    Compressions tifffile cannot decode without the optional ``imagecodecs``
-    (e.g. LZW, which OpenCV writes) are decoded by OpenCV instead.
-    """
-    try:
-        return _gray(tif.asarray(key=page, series=0), False, path)
-    except (ValueError, ImportError, NotImplementedError) as exc:
-        import cv2
-        ok, pages = cv2.imreadmulti(str(path), page, 1, flags=cv2.IMREAD_UNCHANGED)
-        if not ok or not pages:
-            raise FileFormatError(f"Cannot read page {page} of the TIFF file "
-                                  f"'{path}': {exc}") from exc
-        return _gray(pages[0], True, path)
-
-
-def _gray(image: np.ndarray, bgr: bool, path: pathlib.Path) -> np.ndarray:
-    """Grey levels of a 2-D or colour (Y, X, 3|4) image."""
-    if image.ndim == 2:
-        return image
-    if image.ndim == 3 and image.shape[0] in (3, 4) and image.shape[2] not in (3, 4):
-        image = np.moveaxis(image, 0, -1)  # planar (samples first) TIFF
-    if image.ndim != 3 or image.shape[2] not in (3, 4):
-        raise FileFormatError(f"The image file '{path}' holds an array of shape "
-                              f"{image.shape}, not a 2-D or colour image")
-    color = image[..., :3]
-    if (color == color[..., :1]).all():
-        return np.ascontiguousarray(color[..., 0])
-    import cv2
-    return cv2.cvtColor(np.ascontiguousarray(color),
-                        cv2.COLOR_BGR2GRAY if bgr else cv2.COLOR_RGB2GRAY)
-
-
-def _rotate(image: np.ndarray, angle: float) -> np.ndarray:
-    """Rotate by `angle` degrees counter-clockwise about the centre, same shape."""
-    import cv2
-    height, width = image.shape
-    matrix = cv2.getRotationMatrix2D(((width - 1) / 2, (height - 1) / 2), angle, 1.0)
-    work = image if image.dtype in (np.uint8, np.uint16, np.float32, np.float64) \
-        else image.astype(np.float32)
-    rotated = cv2.warpAffine(work, matrix, (width, height), flags=cv2.INTER_LINEAR,
-                             borderMode=cv2.BORDER_REPLICATE)
-    return rotated.astype(image.dtype, copy=False)
+    """The (first) image of a file as a 2-D array of the stored dtype."""
+    return read_raw_image(_existing(path))

@@ -89,12 +89,31 @@ def test_affine_modes_and_dtypes():
         affine_transform(image, order=2)
     with pytest.raises(ValueError, match="mode must be one of"):
         affine_transform(image, order=0, mode="wrap")
-    with pytest.raises(ValueError, match="dtype int64 is not supported"):
-        affine_transform(image.astype(np.int64), order=0)
+    with pytest.raises(ValueError, match="dtype complex128 is not supported"):
+        affine_transform(image.astype(complex), order=0)
     with pytest.raises(ValueError, match="zoom must be positive"):
         affine_transform(image, zoom=0, order=0)
     with pytest.raises(ValueError, match="image must be 2-D"):
         affine_transform(image[None], order=0)
+
+
+def test_affine_other_dtypes_go_through_float64():
+    # int32, uint32 and float16 are no OpenCV warp types: warped as float64
+    big = np.array([[0, 2**31 - 1], [-2**31, 7]], dtype=np.int32)
+    quarter = affine_transform(big, angle=90, order=0)
+    assert quarter.dtype == np.int32
+    assert quarter.tolist() == np.rot90(big).tolist()
+    wide = np.array([[0, 2**32 - 1], [5, 2**31]], dtype=np.uint32)
+    assert affine_transform(wide, angle=180, order=1).tolist() == \
+        wide[::-1, ::-1].tolist()
+    half = np.array([[0.0, 1.0], [1.0, 0.0]], dtype=np.float16)
+    # half a pixel to the right: bilinear mean of neighbours, zero outside
+    shifted = affine_transform(half, shift=(0.5, 0), order=1)
+    assert shifted.dtype == np.float16
+    assert shifted.tolist() == [[0.0, 0.5], [0.5, 0.5]]
+    # integers are rounded and clipped, not truncated
+    ramp = np.array([[0, 3]], dtype=np.int32)
+    assert affine_transform(ramp, shift=(0.5, 0), order=1).tolist() == [[0, 2]]
 
 
 # --- rotate -----------------------------------------------------------------
@@ -114,6 +133,15 @@ def test_rotate_numpy_per_frame_angles():
     assert set(np.unique(rotated)) <= set(np.unique(labels))
     with pytest.raises(ValueError, match="do not match the images"):
         rotate(stack, np.zeros(5))
+
+
+def test_rotate_border_mode():
+    image = np.arange(1, 13, dtype=np.float32).reshape(2, 6)
+    # a wide image turned by 90 degrees: the outer columns come from outside
+    zero = rotate(image, 90.0, order=0)
+    assert zero.tolist() == [[0, 0, 4, 10, 0, 0], [0, 0, 3, 9, 0, 0]]
+    edge = rotate(image, 90.0, order=0, mode="edge")
+    assert edge.tolist() == [[4, 4, 4, 10, 10, 10], [3, 3, 3, 9, 9, 9]]
 
 
 def test_rotate_dataarray_broadcasts_angles_over_dims():

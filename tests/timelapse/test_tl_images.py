@@ -8,8 +8,11 @@ import tifffile
 
 from cytolab.errors import FileFormatError
 from cytolab.timelapse.images import (
+    open_tiff,
     read_image,
+    read_raw_image,
     read_reshape,
+    read_tiff_page,
     rescale_image,
     resize_image,
     resize_labels,
@@ -103,6 +106,61 @@ def test_read_image_errors(tmp_path):
                      photometric="minisblack")
     with pytest.raises(FileFormatError, match="holds 3 images"):
         read_image(tmp_path / "stack.tif")
+
+
+# --- read_raw_image / open_tiff / read_tiff_page ------------------------------
+
+def test_read_raw_image_keeps_the_stored_dtype(tmp_path):
+    img16 = np.arange(12, dtype=np.uint16).reshape(3, 4) * 5000
+    raw = read_raw_image(write_png(tmp_path / "a.png", img16))
+    assert raw.dtype == np.uint16 and np.array_equal(raw, img16)
+    floats = np.linspace(-1, 3, 12, dtype=np.float32).reshape(3, 4)
+    tifffile.imwrite(tmp_path / "f.tif", floats)
+    raw = read_raw_image(tmp_path / "f.tif")
+    assert raw.dtype == np.float32 and np.array_equal(raw, floats)
+    # grey stored as colour gives the grey values exactly
+    grey = np.arange(12, dtype=np.uint8).reshape(3, 4) * 20
+    raw = read_raw_image(write_png(tmp_path / "g.png", np.dstack([grey] * 3)))
+    assert raw.dtype == np.uint8 and np.array_equal(raw, grey)
+    # the first image of a stack (read_image refuses stacks)
+    stack = np.stack([grey, grey + 1, grey + 2])
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    assert np.array_equal(read_raw_image(tmp_path / "stack.tif"), grey)
+    with pytest.raises(FileFormatError, match="no such file"):
+        read_raw_image(tmp_path / "missing.tif")
+
+
+def test_read_tiff_page_of_an_open_file(tmp_path):
+    stack = np.arange(3 * 2 * 5, dtype=np.uint16).reshape(3, 2, 5)
+    tifffile.imwrite(tmp_path / "stack.tif", stack, photometric="minisblack")
+    with open_tiff(tmp_path / "stack.tif") as tif:
+        for page in (2, 0, 1):
+            assert np.array_equal(read_tiff_page(tif, page), stack[page])
+        with pytest.raises(FileFormatError, match=r"stack\.tif: cannot read TIFF "
+                                                  r"file \(image 3"):
+            read_tiff_page(tif, 3)
+    with pytest.raises(FileFormatError, match="missing.tif: no such file"):
+        with open_tiff(tmp_path / "missing.tif"):
+            pass
+
+
+def test_lzw_tiff_without_imagecodecs(tmp_path):
+    """OpenCV writes LZW-compressed TIFF, which tifffile cannot decode
+    without imagecodecs: OpenCV decodes them then."""
+    images = [np.arange(20, dtype=np.uint16).reshape(4, 5) * (k + 1)
+              for k in range(3)]
+    assert cv2.imwrite(str(tmp_path / "one.tif"), images[1])
+    assert np.array_equal(to_integer_values(read_image(tmp_path / "one.tif"),
+                                            np.uint16), images[1])
+    ok, data = cv2.imencodemulti(".tif", images)
+    assert ok
+    (tmp_path / "multi.tif").write_bytes(data.tobytes())
+    with open_tiff(tmp_path / "multi.tif") as tif:
+        assert np.array_equal(read_tiff_page(tif, 2), images[2])
+    colour = np.zeros((2, 3, 3), np.uint8)
+    colour[..., 2] = 255  # red in OpenCV's BGR order
+    assert cv2.imwrite(str(tmp_path / "red.tif"), colour)
+    assert np.all(read_raw_image(tmp_path / "red.tif") == 76)
 
 
 # --- read_reshape -----------------------------------------------------------

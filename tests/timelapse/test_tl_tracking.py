@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import types
 
 import numpy as np
 import pytest
@@ -49,6 +50,20 @@ def test_tracking_scores_exact():
                             [CroppingBox(0, 0, 4, 6)])  # (n, h, w, 1) outputs
     np.testing.assert_array_equal(whole, np.array([[0.5, 0.25, 0.0, 0.0]],
                                                   np.float32))
+
+
+def test_tracking_scores_box_above_and_left_of_the_frame():
+    labels = np.zeros((3, 3), dtype=np.uint16)
+    labels[0, 0] = 1
+    labels[2, 2] = 2
+    # 2x2 output whose box starts one pixel above and left of the frame:
+    # only its bottom-right value lies on the frame, on pixel (0, 0)
+    out = np.array([[[5.0, 6.0], [7.0, 0.5]]], np.float32)
+    box = CroppingBox(xtl=-1, ytl=-1, xbr=1, ybr=1)
+    assert tracking_scores(labels, out, [box]).tolist() == [[0.5, 0.0]]
+    # any object with the four corners will do
+    plain = types.SimpleNamespace(xtl=-1, ytl=-1, xbr=1, ybr=1)
+    assert tracking_scores(labels, out, [plain]).tolist() == [[0.5, 0.0]]
 
 
 def test_tracking_scores_edge_cases():
@@ -141,13 +156,18 @@ def test_track_poles_large_coordinates_do_not_overflow():
     assert tracked.old_pole.tolist() == [0, 0]
 
 
+def random_poles(seed: int, count: int, tries: int = 500):
+    """`count` random poles per try on a small grid (ties are frequent there),
+    the last two (previous old and new pole) distinct."""
+    rng = np.random.default_rng(seed)
+    for _ in range(tries):
+        p = rng.integers(0, 4, size=(count, 2))
+        if not (p[-2] == p[-1]).all():
+            yield p
+
+
 def test_track_poles_is_symmetric():
-    rng = np.random.default_rng(7)
-    for _ in range(500):
-        # a small grid makes ties frequent
-        p = rng.integers(0, 4, size=(4, 2))
-        if (p[2] == p[3]).all():
-            continue
+    for p in random_poles(7, 4):
         feats = cf(new=tuple(p[0]), old=tuple(p[1]))
         a = track_poles(feats, prev_old=pole(*p[2]), prev_new=pole(*p[3]))
         b = track_poles(feats, prev_old=pole(*p[3]), prev_new=pole(*p[2]))
@@ -171,11 +191,7 @@ def test_division_poles_identifies_the_mother():
 
 
 def test_division_poles_is_symmetric():
-    rng = np.random.default_rng(11)
-    for _ in range(500):
-        p = rng.integers(0, 4, size=(6, 2))
-        if (p[4] == p[5]).all():
-            continue
+    for p in random_poles(11, 6):
         f1 = cf(new=tuple(p[0]), old=tuple(p[1]), length=1.0)
         f2 = cf(new=tuple(p[2]), old=tuple(p[3]), length=2.0)
         saved = copy.deepcopy((f1, f2))
