@@ -172,6 +172,16 @@ def print_diffs(diffs: Sequence[Any], lasts: Sequence[bool] | None = None) -> No
         print(text)
 
 
+def report(diffs: list[Any], level: int) -> list[Any] | None:
+    """What a ``compare`` method returns: at level 0 the differences are
+    printed (nothing when there are none) and None is returned; at higher
+    levels (a caller nesting them in its own tree) they are returned."""
+    if level == 0:
+        print_diffs(diffs)
+        return None
+    return diffs
+
+
 def list_files(directory: str | os.PathLike, suffixes: Iterable[str]
                ) -> list[pathlib.Path]:
     """The files in `directory` whose names end with one of `suffixes`, sorted.

@@ -25,7 +25,7 @@ import numpy as np
 import numpy.typing as npt
 
 from ..errors import CytolabError
-from .diffs import color_diff, print_diffs
+from .diffs import color_diff, report
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -806,11 +806,7 @@ class Lineage:
             Difference tree (see :mod:`.diffs`), empty if equal; None at
             level 0.
         """
-        diffs = self._diffs(other)
-        if level == 0:
-            print_diffs(diffs)
-            return None
-        return diffs
+        return report(self._diffs(other), level)
 
     def _diffs(self, other: object) -> list[Any]:
         if not isinstance(other, Lineage):

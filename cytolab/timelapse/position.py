@@ -26,7 +26,7 @@ from .._version import __version__
 from ..errors import CytolabError, FileFormatError
 from ..io.files import atomic_path
 from .config import Config
-from .diffs import color_diff, compare_arrays, print_diffs
+from .diffs import color_diff, compare_arrays, report
 from .geometry import correct_drift, rotate
 from .roi import ROI, import_xarray
 from .video import overlay_frame, random_colors, write_video
@@ -307,11 +307,7 @@ class Position:
     def compare(self, other: object, level: int = 0) -> list[Any] | None:
         """Differences between this position and `other` (printed at level 0,
         returned as a difference tree otherwise)."""
-        diffs = self._diffs(other)
-        if level == 0:
-            print_diffs(diffs)
-            return None
-        return diffs
+        return report(self._diffs(other), level)
 
     def _diffs(self, other: object) -> list[Any]:
         if not isinstance(other, Position):

@@ -50,7 +50,7 @@ from .._version import __version__
 from ..errors import CytolabError, FileFormatError
 from .boxes import CroppingBox
 from .config import Config
-from .diffs import color_diff, compare_arrays, print_diffs
+from .diffs import color_diff, compare_arrays, report
 from .lineage import Lineage
 
 #: Identifies files laid out as described in this module
@@ -337,11 +337,7 @@ class ROI:
         At level 0 they are printed (nothing when equal) and None is
         returned; at higher levels the difference tree is returned.
         """
-        diffs = self._diffs(other)
-        if level == 0:
-            print_diffs(diffs)
-            return None
-        return diffs
+        return report(self._diffs(other), level)
 
     def _diffs(self, other: object) -> list[Any]:
         if not isinstance(other, ROI):

@@ -16,6 +16,8 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from .labels import _check_shape
+
 __all__ = ["create_windows", "stitch_pic"]
 
 
@@ -72,14 +74,7 @@ def create_windows(image: npt.NDArray[Any],
     arr = np.asarray(image)
     if arr.ndim != 2:
         raise ValueError(f"image must be 2-D (Y, X), got shape {arr.shape}")
-    try:
-        height, width = (int(s) for s in target_size)
-    except (TypeError, ValueError):
-        raise ValueError(f"target_size must be a pair (height, width), got "
-                         f"{target_size!r}") from None
-    if height < 1 or width < 1:
-        raise ValueError(f"target_size must hold positive sizes, got "
-                         f"{target_size!r}")
+    height, width = _check_shape(target_size, "target_size")
     min_overlap = int(min_overlap)
     if not 0 <= min_overlap < min(height, width):
         raise ValueError(f"min_overlap must be at least 0 and smaller than "
