@@ -15,7 +15,8 @@ noise) and times, best of ``--repeat``:
   and its ratio to ``h5py_write``.
 
 Prints one JSON line per operation: ``{"operation", "images", "shape",
-"seconds", "ratio_to_h5py"}``.
+"seconds", "ratio_to_h5py", "file_mb"}`` (``file_mb``: size of the series
+file written).
 
 Usage: ``python benchmarks/bench_fluor.py [--images N] [--size S]
 [--repeat R]``
@@ -86,12 +87,16 @@ def main() -> None:
             "create_and_bleach_correct": lambda: create_and_correct(images, times,
                                                                     path),
         }
-        results = {name: best_of(args.repeat, func) for name, func in runs.items()}
+        results, sizes = {}, {}
+        for name, func in runs.items():
+            results[name] = best_of(args.repeat, func)
+            sizes[name] = path.stat().st_size / 1e6
     for name, seconds in results.items():
         print(json.dumps({
             "operation": name, "images": args.images,
             "shape": [args.size, args.size], "seconds": round(seconds, 3),
-            "ratio_to_h5py": round(seconds / results["h5py_write"], 2)}))
+            "ratio_to_h5py": round(seconds / results["h5py_write"], 2),
+            "file_mb": round(sizes[name], 1)}))
 
 
 if __name__ == "__main__":

@@ -7,12 +7,14 @@ correction is a subtraction.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import h5py
 import numpy as np
 import numpy.typing as npt
 
 from ..errors import FileFormatError
-from ..io.deflate import ChunkWriter
+from ..io.deflate import ChunkWriter, direct_reader
 from .storage import describe, require_writable, store_image
 
 
@@ -101,6 +103,31 @@ class ImageData:
             arr.flags.writeable = False
             self._cache["image"] = arr
         return self._cache["image"]
+
+    def prefetch(self) -> Callable[[], np.ndarray]:
+        """Read the stored bytes now; return a function that decodes them
+        into :attr:`image` (safe to call in another thread, so that many
+        images decode on several cores)."""
+        raw = self._decoder("raw")
+        bg = self._decoder("bg_data/data") if self.has_bg else None
+
+        def image() -> np.ndarray:
+            return self.correct(raw(), bg()) if bg is not None else raw()
+
+        return image
+
+    def _decoder(self, name: str) -> Callable[[], np.ndarray]:
+        if name in self._cache:
+            arr = self._cache[name]
+            return lambda: arr
+        if name == "raw" and not self.has_raw:
+            raise FileFormatError(f"No {self.kind} data in {describe(self.h5)}")
+        dset = self.h5[name]
+        decode = direct_reader(dset)
+        if decode is None:  # other filters: h5py reads it here
+            arr = dset[...]
+            return lambda: arr
+        return decode
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -298,8 +298,9 @@ class FLSeries:
             kept: list[np.ndarray] = []
             budget = CACHE_BYTES if flscorr is None and h5out is not None else 0
             border, interior = np.empty(self._length), np.empty(self._length)
-            for index, fli in enumerate(self):
-                image = fli.fl
+            images = _ordered_map(lambda decode: decode(), iter(self),
+                                  lambda fli: fli.fluorescence.prefetch())
+            for index, (_, image) in enumerate(images):
                 mask = border_mask(image.shape, border_px)
                 border[index] = np.median(image[mask])
                 interior[index] = image[~mask].mean(dtype=np.float64)
