@@ -7,6 +7,7 @@ correction is a subtraction.
 """
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable
 
 import h5py
@@ -127,7 +128,16 @@ class ImageData:
         if decode is None:  # other filters: h5py reads it here
             arr = dset[...]
             return lambda: arr
-        return decode
+        where = f"'{name}' in {describe(self.h5)}"
+
+        def checked() -> np.ndarray:
+            try:
+                return decode()
+            except (ValueError, zlib.error) as exc:
+                raise FileFormatError(f"Corrupt {self.kind} data {where}: {exc}"
+                                      ) from exc
+
+        return checked
 
     @property
     def shape(self) -> tuple[int, int]:

@@ -260,3 +260,20 @@ def test_output_into_group(truth):
         assert len(FLSeries(h5file=h5["corrected"])) == len(truth.times)
         with pytest.raises(ValueError, match="not empty"):
             fls.denoise(h5["corrected"])
+
+
+def test_corrupt_image_named(tmp_path, truth):
+    path = tmp_path / "s.h5"
+    make_series(truth, path).close()
+    with h5py.File(path, "r") as h5:
+        offset = h5["fli_3/fluorescence/raw"].id.get_offset()
+    if offset is None:  # chunked: find the chunk's position instead
+        with h5py.File(path, "r") as h5:
+            offset = h5["fli_3/fluorescence/raw"].id.get_chunk_info(0).byte_offset
+    data = bytearray(path.read_bytes())
+    data[offset + 100] ^= 0xFF
+    path.write_bytes(bytes(data))
+    with FLSeries(h5file=path, h5mode="r") as fls:
+        with pytest.raises(FileFormatError, match="Corrupt fluorescence data 'raw' in "
+                                                  ".*s.h5.*fli_3"):
+            fls.bleach_correction()

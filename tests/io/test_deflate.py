@@ -107,3 +107,23 @@ def test_chunk_writer_failed_block_stores_nothing_pending(tmp_path):
                 raise RuntimeError("boom")
         # dataset exists but was never filled: reads return the fill value
         assert h5["x"][...].sum() == 0
+
+
+def test_direct_reader_round_trip_and_checksum(tmp_path):
+    from cytolab.io.deflate import decode_chunk, direct_reader
+
+    rng = np.random.default_rng(2)
+    image = rng.normal(0, 1, (1100, 600)).astype("f4")  # two chunks plus an edge
+    with h5py.File(tmp_path / "d.h5", "w") as h5:
+        with ChunkWriter() as writer:
+            writer.create_dataset(h5, "a", image)
+        h5.create_dataset("lzf", data=image, chunks=(100, 600), compression="lzf")
+        h5.create_dataset("tiles", data=image, chunks=(100, 100), compression="gzip")
+        np.testing.assert_array_equal(direct_reader(h5["a"])(), image)
+        assert direct_reader(h5["lzf"]) is None and direct_reader(h5["tiles"]) is None
+    payload = encode_chunk(image[:10], shuffle=True, checksum=True)
+    np.testing.assert_array_equal(decode_chunk(payload, image.dtype, (10, 600),
+                                               True, True), image[:10])
+    broken = payload[:20] + bytes([payload[20] ^ 1]) + payload[21:]
+    with pytest.raises(ValueError, match="checksum mismatch"):
+        decode_chunk(broken, image.dtype, (10, 600), True, True)
