@@ -66,7 +66,7 @@ class ImageData:
 
     def _read(self, name: str) -> np.ndarray:
         if name not in self._cache:
-            arr = self.h5[name][...]
+            arr = np.asarray(self._decoder(name)())
             arr.flags.writeable = False
             self._cache[name] = arr
         return self._cache[name]

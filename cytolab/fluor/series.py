@@ -6,9 +6,7 @@ import os
 import pathlib
 import re
 import warnings
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
@@ -16,6 +14,7 @@ import h5py
 import numpy as np
 
 from .._progress import progress_bar
+from .._threads import ordered_map
 from ..errors import CytolabWarning, FileFormatError
 from ..io.deflate import ChunkWriter
 from ..io.files import atomic_path
@@ -298,9 +297,9 @@ class FLSeries:
             kept: list[np.ndarray] = []
             budget = CACHE_BYTES if flscorr is None and h5out is not None else 0
             border, interior = np.empty(self._length), np.empty(self._length)
-            images = _ordered_map(lambda decode: decode(), iter(self),
-                                  lambda fli: fli.fluorescence.prefetch())
-            for index, (_, image) in enumerate(images):
+            decoders = (fli.fluorescence.prefetch() for fli in self)
+            images = ordered_map(lambda decode: decode(), decoders, workers=2)
+            for index, image in enumerate(images):
                 mask = border_mask(image.shape, border_px)
                 border[index] = np.median(image[mask])
                 interior[index] = image[~mask].mean(dtype=np.float64)
@@ -360,7 +359,9 @@ class FLSeries:
         try:
             with self._output(h5file, self) as out:
                 members = (self.get_flimage(i) for i in range(self._length))
-                for fli, smooth in _ordered_map(work, members, lambda f: f.raw_fl):
+                pairs = ((fli, fli.raw_fl) for fli in members)
+                for fli, smooth in ordered_map(lambda p: (p[0], work(p[1])), pairs,
+                                               workers=2):
                     bg = fli.bg_fl if fli.fluorescence.has_bg else None
                     out._append(smooth, fli.meta, bg, fli.dtype)
                     counter.step()
@@ -417,23 +418,6 @@ class FLSeries:
     def __exit__(self, exc_type: type[BaseException] | None,
                  exc: BaseException | None, tb: TracebackType | None) -> None:
         self.close()
-
-
-def _ordered_map(func: Callable[[np.ndarray], np.ndarray], items: Iterable[Any],
-                 arg: Callable[[Any], np.ndarray], workers: int = 2
-                 ) -> Iterator[tuple[Any, np.ndarray]]:
-    """``(item, func(arg(item)))`` in order, computed on `workers` threads
-    with a bounded number of items in flight."""
-    pending: deque[tuple[Any, Future[np.ndarray]]] = deque()
-    with ThreadPoolExecutor(workers, thread_name_prefix="cytolab-fluor") as pool:
-        for item in items:
-            pending.append((item, pool.submit(func, arg(item))))
-            if len(pending) > 2 * workers:
-                first, future = pending.popleft()
-                yield first, future.result()
-        while pending:
-            first, future = pending.popleft()
-            yield first, future.result()
 
 
 __all__ = ["FLSeries", "MissingTimeWarning"]

@@ -7,13 +7,12 @@ bytes, in a few threads.
 """
 from __future__ import annotations
 
-import concurrent.futures
-import os
-from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any, BinaryIO
 
 import numpy as np
+
+from .._threads import ordered_map
 
 __all__ = ["TSV_DIGITS", "write_tsv_rows"]
 
@@ -239,24 +238,7 @@ def write_tsv_rows(fd: BinaryIO, columns: Sequence[np.ndarray],
         return flat[flat != 0] if padded else flat
 
     starts = range(0, nrows, TSV_CHUNK_ROWS)
-    for start, block in zip(starts, _ordered_parallel(format_rows, starts)):
+    for start, block in zip(starts, ordered_map(format_rows, starts, depth=4)):
         fd.write(block.data)
         if bar is not None:
             bar.update(len(cols) * (min(start + TSV_CHUNK_ROWS, nrows) - start))
-
-
-def _ordered_parallel(func: Callable[[int], np.ndarray], items: Iterable[int],
-                      depth: int = 4) -> Iterator[np.ndarray]:
-    """Map `func` over `items` in threads, yielding results in order.
-
-    At most `depth` results are pending, which bounds the memory use.
-    """
-    workers = max(1, min(4, os.cpu_count() or 1))
-    with concurrent.futures.ThreadPoolExecutor(workers) as pool:
-        pending: deque[concurrent.futures.Future] = deque()
-        for item in items:
-            pending.append(pool.submit(func, item))
-            if len(pending) >= depth:
-                yield pending.popleft().result()
-        while pending:
-            yield pending.popleft().result()

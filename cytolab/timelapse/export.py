@@ -128,7 +128,7 @@ def export_rtdc(positions: Position | Iterable[Position], path: str | os.PathLik
                            "time": now.strftime("%H:%M:%S")},
             "setup": {"identifier": f"cytolab-timelapse {__version__}",
                       "software version": f"cytolab {__version__}"},
-            "imaging": {"pixel size": float(pixel_size) if pixel_size else 0.0}}
+            "imaging": {"pixel size": float(pixel_size)} if pixel_size else {}}
     shape = positions[0].frame_shape
     if shape:
         meta["imaging"].update({"roi size y": int(shape[0]),

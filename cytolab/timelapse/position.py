@@ -19,9 +19,10 @@ import pathlib
 from collections.abc import Sequence
 from typing import Any
 
+import h5py
 import numpy as np
 
-from .._progress import progress_bar
+from .. import _progress
 from .._version import __version__
 from ..errors import CytolabError, FileFormatError
 from ..io.files import atomic_path
@@ -162,15 +163,17 @@ class Position:
             (Y, X, 3) uint8 RGB frames.
         """
         frames = self.frames if frames is None else frames
-        images = np.asarray(reader.images(self.position_nb, channels=0,
-                                          frames=frames).values[:, 0],
-                            dtype=np.float32)
-        low, high = np.percentile(images, [0.5, 99.5]) if images.size else (0, 1)
-        images = np.clip((images - low) / max(high - low, 1e-12), 0, 1)
         colors = [random_colors(roi.lineage.cells, seed=roi.roi_nb)
                   for roi in self.rois]
-        movie = []
-        for image, frame in zip(images, frames, strict=True):
+        movie: list[np.ndarray] = []
+        low = high = 0.0
+        for frame in frames:  # read one input frame at a time
+            image = np.asarray(reader.images(self.position_nb, channels=0,
+                                             frames=range(frame, frame + 1)
+                                             ).values[0, 0], dtype=np.float32)
+            if not movie:  # grey levels of the first frame set the contrast
+                low, high = np.percentile(image, [0.5, 99.5])
+            image = np.clip((image - low) / max(high - low, 1e-12), 0, 1)
             rgb = overlay_frame(image, np.zeros(image.shape, np.uint16), {})
             for roi, roi_colors in zip(self.rois, colors, strict=True):
                 labels = self.roi_labels(roi, frame)
@@ -256,7 +259,8 @@ class Position:
         path = pathlib.Path(path)
         with atomic_path(path) as tmp:
             root.to_netcdf(tmp, mode="w", engine="h5netcdf")
-            for roi in progress_bar_if(self.rois, progress_bar, "saving ROIs"):
+            for roi in _progress.progress_bar(self.rois, desc="saving ROIs",
+                                              show=bool(progress_bar)):
                 roi.to_netcdf(tmp, group=f"roi{roi.roi_nb:02d}", mode="a", **kwargs)
         self._saved = path
 
@@ -280,8 +284,6 @@ class Position:
         position.drift_values = np.asarray(root["drift_values"].values)
         shape = tuple(int(v) for v in np.ravel(root.attrs["frame_shape"]))
         position.frame_shape = None if shape == (0, 0) else shape
-        import h5py  # the group names: roiNN, in order
-
         with h5py.File(filename, "r") as h5:
             groups = sorted(name for name in h5 if name.startswith("roi"))
         if len(groups) != int(root.attrs["roi_count"]):
@@ -333,7 +335,3 @@ class Position:
         return (f"<Position {self.position_nb}: {len(self.rois)} ROIs, frames "
                 f"{self.frames.start}-{self.frames.stop - 1}>")
 
-
-def progress_bar_if(items: Sequence[Any], show: bool, desc: str) -> Any:
-    """`items` wrapped in a progress bar when `show` (else as they are)."""
-    return progress_bar(items, desc=desc, show=True) if show else items
