@@ -27,6 +27,7 @@ else 0.0.
 """
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -454,6 +455,161 @@ def evaluate(pred_labels: npt.ArrayLike, pred_mothers: Mothers, truth: TruthLike
         result["growth_rate"] = growth_rate_error(pred_growth_rate, true_rate,
                                                   matching=matching)
     return result
+
+
+def position_results(position: Any, frames: Sequence[int] | None = None, *,
+                     feature: str = "length"
+                     ) -> tuple[np.ndarray, Mothers, dict[int, dict[int, float]]]:
+    """A Position's results as one label stack with ids unique across regions.
+
+    Parameters
+    ----------
+    position
+        A :class:`~cytolab.timelapse.position.Position` (regions with
+        lineages and label stacks).
+    frames
+        Frames to draw (default: all of the position).
+    feature
+        Growth rates of this feature (``"length"`` or ``"area"``).
+
+    Returns
+    -------
+    labels : ndarray
+        ``(T, Y, X)`` uint32 labels on the original frames (corrections
+        undone); region ``k``'s cell ``c`` becomes ``offset_k + c``.
+    mothers : dict
+        ``{cellid: motherid or None}`` in the same ids.
+    growth_rate : dict
+        ``{cellid: {frame: rate}}`` (``growthrate_<feature>``, NaN where
+        undefined).
+    """
+    frames = list(position.frames if frames is None else frames)
+    shape = tuple(position.frame_shape or (0, 0))
+    labels = np.zeros((len(frames), *shape), dtype=np.uint32)
+    mothers: dict[int, int | None] = {}
+    rates: dict[int, dict[int, float]] = {}
+    offset = 0
+    for roi in position.rois:
+        for i, frame in enumerate(frames):
+            roi_lab = position.roi_labels(roi, frame).astype(np.uint32)
+            labels[i] = np.where(roi_lab > 0, roi_lab + offset, labels[i])
+        for cid, cell in roi.lineage.cells.items():
+            mothers[cid + offset] = (None if cell.motherid is None
+                                     else cell.motherid + offset)
+            rates[cid + offset] = {f: float(getattr(cell.features(f),
+                                                    f"growthrate_{feature}"))
+                                   for f in cell.frames}
+        offset += max(roi.lineage.cells, default=0)
+    return labels, mothers, rates
+
+
+def evaluate_position(position: Any, truth: Any, *, feature: str = "length",
+                      tolerance: int = 1, iou_threshold: float = 0.5
+                      ) -> dict[str, Any]:
+    """:func:`evaluate` a pipeline's Position against a simulated truth.
+
+    Its frames are those of the truth; growth rates of `feature` are scored
+    against ``truth.growth_rate``.
+
+    Examples
+    --------
+    >>> from cytolab.simulate import simulate_mothermachine
+    >>> from cytolab.timelapse.truth import position_from_truth
+    >>> truth = simulate_mothermachine(10, 2, seed=3)
+    >>> r = evaluate_position(position_from_truth(truth), truth)
+    >>> r["segmentation"]["f1"], r["links"]["link_error_rate"], r["divisions"]["f1"]
+    (1.0, 0.0, 1.0)
+    """
+    frames = range(len(truth.labels))
+    labels, mothers, rates = position_results(position, frames, feature=feature)
+    truth = restrict_truth(truth, region_masks(position, frames))
+    labels = _drop_ignored(labels, truth.ignored)
+    return evaluate(labels, mothers, truth, pred_growth_rate=rates,
+                    tolerance=tolerance, iou_threshold=iou_threshold)
+
+
+class _Area:
+    """Stands for a region whose every pixel is labelled 1."""
+
+    def __init__(self, roi: Any) -> None:
+        self.box, self.frames = roi.box, roi.frames
+
+    def get_labels(self, frame: int) -> np.ndarray:
+        return np.ones(self.box.shape, dtype=np.uint16)
+
+
+def region_masks(position: Any, frames: Iterable[int]) -> np.ndarray:
+    """``(T, Y, X)`` bool: the pixels of the original frames that the
+    position's regions cover (corrections undone as for its labels)."""
+    frames = list(frames)
+    masks = np.zeros((len(frames), *(position.frame_shape or (0, 0))), dtype=bool)
+    for roi in position.rois:
+        area = _Area(roi)
+        for i, frame in enumerate(frames):
+            masks[i] |= position.roi_labels(area, frame) > 0
+    return masks
+
+
+def restrict_truth(truth: Any, masks: npt.ArrayLike, min_fraction: float = 0.5
+                   ) -> Any:
+    """The truth as seen inside analysed regions (e.g. mother-machine chambers).
+
+    Objects with less than `min_fraction` of their pixels inside `masks` are
+    dropped, the others cut to the masks. A cell keeps its mother only when
+    the mother is inside on the frame the cell first is (a division the
+    region cannot show, say of a mother being pushed out of a chamber, is
+    not scored). Other attributes (``growth_rate``, ...) are kept; the
+    attribute ``ignored`` marks the pixels of the dropped objects inside the
+    masks (:func:`evaluate_position` ignores predictions lying there).
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> labels = np.array([[[1, 1, 0, 0]], [[1, 0, 2, 2]]])
+    >>> truth = SimpleNamespace(labels=labels, mothers={1: None, 2: 1})
+    >>> masks = np.array([[[True, True, True, False]]] * 2)
+    >>> seen = restrict_truth(truth, masks)
+    >>> seen.labels.tolist(), seen.mothers
+    ([[[1, 1, 0, 0]], [[1, 0, 2, 0]]], {1: None, 2: 1})
+    >>> restrict_truth(truth, masks, min_fraction=0.6).labels[1].tolist()
+    [[1, 0, 0, 0]]
+    """
+    labels = _stack(truth.labels, "truth.labels")
+    masks = np.broadcast_to(np.asarray(masks, dtype=bool), labels.shape)
+    out = np.zeros_like(labels)
+    present: set[tuple[int, int]] = set()
+    for t in range(len(labels)):
+        lab = labels[t].ravel()
+        size = np.bincount(lab)
+        inside = np.bincount(lab[masks[t].ravel()], minlength=size.size)
+        keep = inside >= min_fraction * np.maximum(size, 1)
+        keep[0] = False
+        out[t] = np.where(masks[t] & keep[labels[t]], labels[t], 0)
+        present.update((t, int(c)) for c in np.flatnonzero(keep & (size > 0)))
+    first: dict[int, int] = {}
+    for t, cell in sorted(present):
+        first.setdefault(cell, t)
+    mothers = {cell: (mother if mother is not None and cell in first
+                      and (first[cell], mother) in present else None)
+               for cell, mother in truth.mothers.items()}
+    seen = copy.copy(truth)
+    seen.labels, seen.mothers = out, mothers
+    seen.ignored = masks & (labels > 0) & (out == 0)
+    return seen
+
+
+def _drop_ignored(labels: np.ndarray, ignored: np.ndarray) -> np.ndarray:
+    """`labels` without the objects lying mostly on `ignored` pixels (parts
+    of cells the truth leaves out: neither a hit nor a false positive)."""
+    out = labels.copy()
+    for t in range(len(labels)):
+        lab = labels[t].ravel()
+        size = np.bincount(lab)
+        on = np.bincount(lab[ignored[t].ravel()], minlength=size.size)
+        drop = on * 2 > size
+        drop[0] = False
+        out[t][drop[labels[t]]] = 0
+    return out
 
 
 def format_report(result: Mapping[str, Any]) -> str:

@@ -695,7 +695,8 @@ class Lineage:
 
     # --------------------------------------------------------- analysis
     def compute_growthrates(self, feature: str = "length",
-                            smooth_frames: int = 7) -> None:
+                            smooth_frames: int = 7, *,
+                            exclude_edges: bool = False) -> None:
         """Compute every cell's growth rate on every frame, in 1/frame.
 
         The rate on frame t is half the change of the log size between frame
@@ -729,6 +730,10 @@ class Lineage:
         smooth_frames
             Size (odd, >= 1) of the centred smoothing window; 1 does not
             smooth.
+        exclude_edges
+            Treat the size of a cell touching the image edge (non-empty
+            ``edges``: the cell is cut, its size is not its own) as unknown.
+            An extension of cytolab; off by default as in the reference.
         """
         target = f"growthrate_{feature}"
         if target not in _RATES:
@@ -739,7 +744,8 @@ class Lineage:
                 or smooth_frames % 2 == 0:
             raise ValueError(f"smooth_frames must be an odd integer >= 1 (a "
                              f"centred window), got {smooth_frames!r}")
-        steps = {cid: self._log_steps(cid, feature) for cid in self.cells}
+        steps = {cid: self._log_steps(cid, feature, exclude_edges)
+                 for cid in self.cells}
         half = smooth_frames // 2
         for cid, cell in self.cells.items():
             start, series = self._extended_log_steps(cid, steps, half + 1)
@@ -747,20 +753,24 @@ class Lineage:
             for feats, rate in zip(cell._features, rates[cell.first_frame - start:]):
                 setattr(feats, target, float(rate))
 
-    def _log_steps(self, cellid: int, feature: str) -> np.ndarray:
+    def _log_steps(self, cellid: int, feature: str, exclude_edges: bool = False
+                   ) -> np.ndarray:
         """Renormalised change of a cell's log size into each of its frames.
 
         Entry k is log(size[k] / size[k-1]), plus log(1 + daughter/mother)
         on a division frame (the growth of the whole); entry 0 is NaN.
         """
         cell = self.cells[cellid]
-        sizes = np.array([getattr(f, feature) for f in cell._features], dtype=float)
+        sizes = np.array([np.nan if exclude_edges and f.edges else getattr(f, feature)
+                          for f in cell._features], dtype=float)
         with np.errstate(divide="ignore", invalid="ignore"):
             logs = np.log(np.where(sizes > 0, sizes, np.nan))
             steps = np.concatenate([[np.nan], np.diff(logs)])
             for frame, did in cell.divisions().items():
                 i = frame - cell.first_frame
-                dsize = float(getattr(self.cells[did].features(frame), feature))
+                dfeat = self.cells[did].features(frame)
+                dsize = np.nan if exclude_edges and dfeat.edges else \
+                    float(getattr(dfeat, feature))
                 valid = dsize > 0 and sizes[i] > 0
                 steps[i] += np.log1p(dsize / sizes[i]) if valid else np.nan
         return steps

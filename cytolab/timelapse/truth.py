@@ -102,6 +102,8 @@ def _fill_roi(roi: ROI, truth: Any, labels: np.ndarray, cells: list[int],
                 roi.lineage.extend(newid[cid], features[cid])
             else:
                 mother = newid.get(truth.mothers.get(cid) or -1)
+                if mother is not None and frame not in roi.lineage.cells[mother].frames:
+                    mother = None  # the mother has left the region already
                 newid[cid] = roi.lineage.create(frame, features[cid], mother)
             lut[cid] = newid[cid]
         roi.set_seg(frame, frame_labels > 0)
