@@ -124,12 +124,15 @@ DEMO_MOVIES: dict[str, MadeAsset] = {
 }
 
 #: Training set of each (presets, model); simulated with another seed than the
-#: demo movies, at most 2000 samples (500 of the 256 x 256 px 2D tracking
+#: demo movies and longer (mother machine: 120 frames of 8 chambers; 2D: 60
+#: frames), at most 2000 samples (500 of the 256 x 256 px 2D tracking
 #: windows), about 100 MB each at most
 TRAINING_SETS: dict[tuple[str, str], MadeAsset] = {
     (presets, model): dataclasses.replace(
-        movie, name=f"training_{presets}_{model}_v1", training_set=(presets, model),
-        kwargs=MappingProxyType({**movie.kwargs, "seed": 1}),
+        movie, name=f"training_{presets}_{model}_v2", training_set=(presets, model),
+        kwargs=MappingProxyType({**movie.kwargs, "seed": 1, **(
+            {"n_frames": 120, "n_chambers": 8} if presets == "mothermachine"
+            else {"n_frames": 60})}),
         max_samples=500 if presets == "2D" else 2000)
     for presets, model, movie in [
         ("mothermachine", "rois", DEMO_MOVIES["mothermachine"]),

@@ -33,6 +33,7 @@ import hashlib
 import json
 import os
 import pathlib
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -122,7 +123,8 @@ class UNet(nn.Module):
 
     def logits(self, x: torch.Tensor) -> torch.Tensor:
         """Pre-activation outputs (NCHW) of NHWC inputs `x`."""
-        if x.ndim != 4 or x.shape[-1] != self.config["input_channels"]:
+        if not torch.jit.is_tracing() and (
+                x.ndim != 4 or x.shape[-1] != self.config["input_channels"]):
             raise ValueError(f"UNet: input must be (batch, y, x, "
                              f"{self.config['input_channels']}), got {tuple(x.shape)}")
         h = x.permute(0, 3, 1, 2)
@@ -470,7 +472,10 @@ def export_onnx(model: UNet, path: str | os.PathLike,
     path = pathlib.Path(path)
     model = model.eval()
     x = torch.zeros(1, *target_size, model.config["input_channels"])
-    with atomic_path(path) as tmp:
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        # the TorchScript exporter (deprecated in favour of torch.export,
+        # which needs onnxscript) gives compact graphs with dynamic y/x axes
+        warnings.simplefilter("ignore", DeprecationWarning)
         torch.onnx.export(
             model, (x,), str(tmp), input_names=["input"], output_names=["output"],
             dynamic_axes={"input": {0: "batch", 1: "y", 2: "x"},

@@ -48,6 +48,8 @@ import numpy as np
 
 from .._version import __version__
 from ..errors import CytolabError, FileFormatError
+from . import predict as _predict
+from . import runtime as _runtime
 from .boxes import CroppingBox
 from .config import Config
 from .diffs import color_diff, compare_arrays, report
@@ -182,6 +184,68 @@ class ROI:
                              f"{labels.dtype}")
         self.label_stack[index] = labels
         self.tracked[index] = True
+
+    # -- segmentation and tracking (see the predict module) --------------------
+    def segment(self, frames: range, model: Any = None) -> None:
+        """Segment `frames`: fills the seg stack.
+
+        Parameters
+        ----------
+        frames
+            Frames to segment.
+        model
+            A model (path, PyTorch module or object with ``predict``), so
+            that it is not reloaded for every region; None: the model of
+            ``config.models["seg"]``.
+        """
+        _predict.segment(self, frames, model)
+
+    def track(self, frames: range, model: Any = None, *,
+              progress_bar: bool = False) -> None:
+        """Track the cells of `frames` (segmented, in order): fills the
+        lineage and the label stack; from the first frame, a new lineage.
+
+        Parameters
+        ----------
+        frames
+            Frames to track.
+        model
+            As for :meth:`segment`; None: ``config.models["track"]``.
+        progress_bar
+            Show a progress bar (on a terminal).
+        """
+        _predict.track(self, frames, model, progress_bar=progress_bar)
+
+    def get_segmentation_inputs(self, frame: int
+                                ) -> tuple[np.ndarray, _predict.Windows | None]:
+        """Segmentation network inputs ``(n, *target_size, 1)`` of `frame` and
+        the window bounds ``(loc_y, loc_x)`` (None when resized)."""
+        return _predict.get_segmentation_inputs(self, frame)
+
+    def process_segmentation_outputs(self, logits: np.ndarray, frame: int,
+                                     windows: _predict.Windows | None = None
+                                     ) -> None:
+        """Store the mask of `frame` from the segmentation network outputs."""
+        _predict.process_segmentation_outputs(self, logits, frame, windows)
+
+    def get_tracking_inputs(self, frame: int) -> tuple[np.ndarray, list[CroppingBox]]:
+        """Tracking network inputs ``(previous cells, *target_size, 4)`` of
+        `frame` and their boxes; RuntimeError if `frame` is not segmented or
+        the frame before not tracked."""
+        return _predict.get_tracking_inputs(self, frame)
+
+    def process_tracking_outputs(self, logits: np.ndarray, frame: int,
+                                 boxes: list[CroppingBox]) -> None:
+        """Link the cells of `frame` from the tracking network outputs: finds
+        poles, updates the lineage and writes the labels."""
+        _predict.process_tracking_outputs(self, logits, frame, boxes)
+
+    @staticmethod
+    def chunks_predict(inputs: np.ndarray, model: Any, chunk_size: int,
+                       batch_size: int | None = 1) -> np.ndarray:
+        """Predict `inputs` at most `chunk_size` at a time, in batches of
+        `batch_size` (see :func:`.runtime.chunks_predict`)."""
+        return _runtime.chunks_predict(inputs, model, chunk_size, batch_size)
 
     # -- editing (lineage and labels together) --------------------------------
     def _edit(self, operation: Callable[..., Any], *args: Any) -> Any:

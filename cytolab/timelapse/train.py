@@ -182,6 +182,7 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
           filters: int | Sequence[int] | None = None,
           init: str | os.PathLike | None = None, finetune: bool = False,
           resume: bool = False, seed: int = 1, threads: int | None = None,
+          checkpoint_dir: str | os.PathLike | None = None,
           progress: bool | None = None) -> TrainResult:
     """Train a network of the time-lapse pipeline and export it to ONNX.
 
@@ -193,9 +194,9 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
         Training set folder (layout in :mod:`.assets`; e.g. made by
         :func:`~.assets.download_training_set`).
     output
-        The ONNX file to write (``.onnx``); the checkpoint goes next to it
-        (``<output>.checkpoint.pt``) and so does the history
-        (``<output>.history.json``).
+        The ONNX file to write (``.onnx``); the checkpoint
+        (``<output>.checkpoint.pt``) and the history
+        (``<output>.history.json``) go next to it or into `checkpoint_dir`.
     presets
         ``"mothermachine"`` or ``"2D"``: sets the input size recorded in the
         ONNX file and the default augmentation.
@@ -228,6 +229,8 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
         Seeds the weights, the data split, the shuffling and augmentation.
     threads
         CPU threads of PyTorch (default: all).
+    checkpoint_dir
+        Folder for the checkpoint and history (default: that of `output`).
     progress
         Show a progress bar (default: on a terminal).
 
@@ -265,7 +268,9 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
     params = [p for name, p in net.named_parameters()
               if not (finetune and name.startswith("down."))]
     optimizer = torch.optim.Adam(params, lr=learning_rate)
-    checkpoint = output.with_name(output.name + ".checkpoint.pt")
+    side = pathlib.Path(checkpoint_dir) if checkpoint_dir else output.parent
+    side.mkdir(parents=True, exist_ok=True)
+    checkpoint = side / (output.name + ".checkpoint.pt")
     history: list[dict[str, float]] = []
     best = (np.inf, 0, None)
     if resume and checkpoint.is_file():
@@ -292,7 +297,7 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
                 optimizer.zero_grad()
                 loss.backward()
                 optimizer.step()
-                losses.append(float(loss))
+                losses.append(loss.item())
                 accs.append(float(net.metrics[0](yt, torch.sigmoid(logits.detach()))))
                 bar.update(1)
                 if (step + 1) % len(train_set) == 0:
@@ -316,11 +321,11 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
     seconds = time.perf_counter() - start
     net.load_state_dict(best[2])
     from .models import export_onnx
-    export_onnx(net, output, net_size, presets=presets, model=model, training={
+    export_onnx(net, output, net_size, presets=presets, network=model, training={
         "dataset": str(dataset_path), "epochs": epochs, "best_epoch": best[1],
         "batch_size": batch_size, "learning_rate": learning_rate, "seed": seed,
         "finetune": finetune, "init": None if init is None else str(init),
         "train_size": list(size), "augmentation": dict(aug)})
-    with atomic_path(output.with_name(output.name + ".history.json")) as tmp:
+    with atomic_path(side / (output.name + ".history.json")) as tmp:
         tmp.write_text(json.dumps(history, indent=2))
     return TrainResult(output, checkpoint, history, best[1], seconds)

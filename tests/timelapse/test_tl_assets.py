@@ -170,7 +170,9 @@ def test_registry_names_the_simulator_lazily():
                                      ("mothermachine", "seg"),
                                      ("mothermachine", "track")]
     names = [a.name for a in [*DEMO_MOVIES.values(), *TRAINING_SETS.values()]]
-    assert len(set(names)) == len(names) and all(n.endswith("_v1") for n in names)
+    assert len(set(names)) == len(names)
+    assert all(n.endswith("_v1") for n in names[:2])
+    assert all(n.endswith("_v2") for n in names[2:])  # longer movies since v2
     for (presets, model), asset in TRAINING_SETS.items():
         assert asset.training_set == (presets, model)
         assert asset.simulator == DEMO_MOVIES[presets].simulator
