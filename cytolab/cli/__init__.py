@@ -13,11 +13,12 @@ from ._process import process
 from ._repack import repack
 from ._split import split
 from ._tdms2rtdc import tdms2rtdc
+from ._track import track
 from ._verify import verify
 
 #: Name of :func:`verify` in the reference tools.
 verify_dataset = verify
 
 __all__ = ["compress", "condense", "data", "demo", "get_command_log",
-           "get_job_info", "join", "process", "repack", "split", "tdms2rtdc", "verify",
-           "verify_dataset"]
+           "get_job_info", "join", "process", "repack", "split", "tdms2rtdc", "track",
+           "verify", "verify_dataset"]

@@ -9,6 +9,12 @@ derived file with a new feature whose other features come from the
 measurement through a basin (no data copied), draws an overview figure
 (``overview.png``: density scatter plot, an event's image, contour and mask,
 its fluorescence traces; needs ``cytolab[plot]``) and prints a summary.
+
+With --timelapse, simulates a short mother-machine movie instead (bacteria
+growing in chambers, with stage drift and a fluorescence channel), segments
+and tracks its cells with the shipped networks, prints the accuracy against
+the simulated ground truth and writes the results (netCDF file and movie
+with the cells outlined) and a lineage plot (lineage.png).
 """
 from __future__ import annotations
 
@@ -172,10 +178,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="number of raw frames to simulate and process "
                         "(default: 2000; 0 skips)")
     parser.add_argument("--no-plot", action="store_true",
-                        help="do not draw overview.png")
+                        help="do not draw overview.png (lineage.png)")
+    parser.add_argument("--timelapse", action="store_true",
+                        help="run the time-lapse demo: simulated mother-machine "
+                             "movie, segmentation, tracking, lineages")
+    parser.add_argument("--out", metavar="DIR",
+                        help="output folder (overrides OUTDIR; default for "
+                             "--timelapse: ./cytolab-demo-timelapse)")
 
 
 def run(args: argparse.Namespace) -> pathlib.Path:
     """Run ``cytolab demo`` with parsed arguments."""
-    return demo(args.outdir, num_events=args.events, images=args.images,
+    if args.timelapse:
+        from ..timelapse.demo import demo_timelapse
+        default = "cytolab-demo-timelapse"  # unless OUTDIR is given
+        return demo_timelapse(args.out or (default if args.outdir == "cytolab-demo"
+                                           else args.outdir), plot=not args.no_plot)
+    return demo(args.out or args.outdir, num_events=args.events, images=args.images,
                 seed=args.seed, plot=not args.no_plot, frames=args.frames)

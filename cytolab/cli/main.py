@@ -25,6 +25,8 @@ from . import (
     _repack,
     _split,
     _tdms2rtdc,
+    _track,
+    _train,
     _verify,
 )
 
@@ -40,6 +42,8 @@ VERBS = {
     "repack": _repack,
     "split": _split,
     "tdms2rtdc": _tdms2rtdc,
+    "track": _track,
+    "train-timelapse": _train,
     "verify": _verify,
 }
 
@@ -96,6 +100,8 @@ process_script = _script("process")
 repack_script = _script("repack")
 split_script = _script("split")
 tdms2rtdc_script = _script("tdms2rtdc")
+track_script = _script("track")
+train_timelapse_script = _script("train-timelapse")
 verify_script = _script("verify")
 
 

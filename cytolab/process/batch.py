@@ -14,28 +14,10 @@ import pathlib
 from collections.abc import Iterable, Sequence
 from typing import Any
 
-from .._progress import progress_bar
-from ..errors import CytolabError
+from .._dask import BatchError, raise_failures, run_tasks
 from .pipeline import OUTPUT_SUFFIX, run
 
-
-class BatchError(CytolabError):
-    """Some files of a batch could not be processed."""
-
-    def __init__(self, message: str, failures: dict[pathlib.Path, str],
-                 outputs: list[pathlib.Path]) -> None:
-        super().__init__(message)
-        self.failures = failures
-        self.outputs = outputs
-
-
-def _import_distributed() -> Any:
-    try:
-        import distributed
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError('Batch processing needs Dask: pip install '
-                          '"cytolab[dask]"') from None
-    return distributed
+__all__ = ["BatchError", "find_inputs", "run_batch"]
 
 
 def find_inputs(paths: str | os.PathLike | Iterable[str | os.PathLike]
@@ -108,42 +90,17 @@ def run_batch(inputs: str | os.PathLike | Sequence[str | os.PathLike],
         When some files failed; the others are processed regardless. The
         exception lists the failures and the outputs written.
     """
-    distributed = _import_distributed()
     root = pathlib.Path(inputs) if isinstance(inputs, (str, os.PathLike)) \
         and pathlib.Path(inputs).is_dir() else None
     paths = find_inputs(inputs)
     out_root = None if out_dir is None else pathlib.Path(out_dir)
     outputs = [_output_for(p, root, out_root) for p in paths]
-    if not paths:
-        return []
-    if scheduler:
-        client = distributed.Client(scheduler)
-        cluster = None
-    else:
-        cluster = distributed.LocalCluster(
-            n_workers=n_workers or os.cpu_count() or 1, threads_per_worker=1,
-            processes=True, dashboard_address=None, host="127.0.0.1")
-        client = distributed.Client(cluster)
-    failures: dict[pathlib.Path, str] = {}
-    try:
-        futures = {client.submit(_process_one, str(p.resolve()), str(o.resolve()),
-                                 kwargs, pure=False): p
-                   for p, o in zip(paths, outputs)}
-        with progress_bar(total=len(futures), desc="batch", unit="files",
-                          show=progress) as bar:
-            for fut in distributed.as_completed(futures):
-                try:
-                    fut.result()
-                except Exception as exc:  # noqa: BLE001 - reported per file
-                    failures[futures[fut]] = f"{type(exc).__name__}: {exc}"
-                bar.update(1)
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
-    if failures:
-        done = [o for p, o in zip(paths, outputs) if p not in failures]
-        lines = "\n".join(f"  {p}: {msg}" for p, msg in failures.items())
-        raise BatchError(f"{len(failures)} of {len(paths)} files failed:\n{lines}",
-                         failures, done)
+    tasks = {p: (str(p.resolve()), str(o.resolve()), kwargs)
+             for p, o in zip(paths, outputs, strict=True)}
+    _, failures = run_tasks(_process_one, tasks, scheduler=scheduler,
+                            n_workers=n_workers, progress=progress, desc="batch",
+                            unit="files")
+    raise_failures(failures, len(paths),
+                   [o for p, o in zip(paths, outputs, strict=True)
+                    if p not in failures])
     return outputs

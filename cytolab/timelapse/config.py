@@ -35,7 +35,7 @@ defaults:
 ============= ===== =========== ======== ========== ===== =====
 presets       model target_size min_area resize tol batch chunk
 ============= ===== =========== ======== ========== ===== =====
-mothermachine rois  (512, 512)  500      0.5        4     64
+mothermachine rois  (512, 512)  500      0.0        4     64
 mothermachine seg   (256, 32)   20       1.0        128   2048
 mothermachine track (256, 32)   0        1.0        32    512
 2D            seg   (512, 512)  20       0.0        4     64
@@ -60,10 +60,13 @@ Why these values:
 * **tolerable_resizing_factor**: see :meth:`ModelConfig.resizing_tolerable`.
   Chamber crops vary in size with the optics and are resized to the input
   when at most twice as large (1.0); beyond that they are cropped. Frames
-  for chamber detection are shrunk by at most 1.5x (0.5) so chambers keep
-  about 20 px of width; larger frames are cut into tiles. 2D frames are
-  never shrunk (0.0): cells must keep the pixel size the network learned
-  (only frames smaller than the input are scaled up).
+  for chamber detection are never resized (0.0): they are cut into tiles
+  at their own scale, as the network was trained (a frame smaller than the
+  input gets tiles of its own size, in multiples of 16). 2D frames are
+  never resized either (0.0): cells must keep the pixel size the network learned,
+  so larger frames are tiled and frames smaller than the input are refused
+  with an error that names ``models.seg.target_size`` (the networks are
+  fully convolutional: any multiple of 8 works).
 * **batch_size**: about 4 MiB of float32 input per prediction batch
   (512x512: 4 images, 256x32: 128; tracking inputs have 4 channels).
 * **chunk_size**: images handed to the model per call, about 64 MiB of
@@ -578,7 +581,7 @@ _TOP_CHECKS: dict[str, Callable[[str, Any], Any]] = {
 #: batch_size, chunk_size); the reasons are in the module doc
 _MODEL_DEFAULTS: dict[tuple[str, str],
                       tuple[tuple[int, int], float, float, int, int]] = {
-    ("mothermachine", "rois"): ((512, 512), 500.0, 0.5, 4, 64),
+    ("mothermachine", "rois"): ((512, 512), 500.0, 0.0, 4, 64),
     ("mothermachine", "seg"): ((256, 32), 20.0, 1.0, 128, 2048),
     ("mothermachine", "track"): ((256, 32), 0.0, 1.0, 32, 512),
     ("2D", "seg"): ((512, 512), 20.0, 0.0, 4, 64),

@@ -6,6 +6,11 @@ regions were cut out, and writes the results: a netCDF file (one group per
 ROI, ``roi00``, ``roi01``, ..., plus the position's own variables in the
 root group) and movies with the cells outlined in their lineage colours.
 
+It runs the steps of the pipeline on its frames: :meth:`Position.preprocess`
+(rotation, chambers, drift: :mod:`.preprocess`), :meth:`Position.segment`
+(the images of all regions through the ``seg`` network together) and
+:meth:`Position.track`, each network loaded once per position.
+
 Root group of a position file: attributes ``schema``
 (``"cytolab-timelapse-position/1"``), ``position_nb``, ``rotate`` [degrees],
 ``frame_shape`` (Y, X of the original frames), ``roi_count``, ``config``
@@ -26,9 +31,13 @@ from .. import _progress
 from .._version import __version__
 from ..errors import CytolabError, FileFormatError
 from ..io.files import atomic_path
+from .boxes import CroppingBox
 from .config import Config
 from .diffs import color_diff, compare_arrays, report
 from .geometry import correct_drift, rotate
+from .predict import resolve_model
+from .preprocess import as_frames, correct_frames
+from .preprocess import find_roi_boxes as _find_roi_boxes
 from .roi import ROI, import_xarray
 from .video import overlay_frame, random_colors, write_video
 
@@ -59,6 +68,11 @@ class Position:
         (frames, 2) drift (x, y) [px] corrected in each frame.
     frame_shape : tuple of int or None
         Shape (Y, X) of the original frames.
+    models : dict
+        Networks by name (``"rois"``, ``"seg"``, ``"track"``): objects with
+        ``predict``, ONNX file paths or PyTorch modules, used instead of
+        those of the configuration; networks loaded from the configuration
+        are kept here, so each is loaded once (see :meth:`get_model`).
     """
 
     def __init__(self, position_nb: int, config: Config) -> None:
@@ -68,7 +82,137 @@ class Position:
         self.rotate = 0.0
         self.drift_values = np.zeros((0, 2))
         self.frame_shape: tuple[int, int] | None = None
+        self.models: dict[str, Any] = {}
         self._saved: pathlib.Path | None = None
+
+    # -- processing ------------------------------------------------------------
+    def get_model(self, name: str) -> Any:
+        """The network `name`, loaded once (see :attr:`models`)."""
+        model = self.models.get(name)
+        if model is None or not hasattr(model, "predict"):
+            model = resolve_model(self.config, name, model)
+            self.models[name] = model
+        return model
+
+    @staticmethod
+    def find_roi_boxes(reference: np.ndarray, config: Config,
+                       min_overlap_crop: int = 24, *, model: Any = None
+                       ) -> list[CroppingBox]:
+        """Chambers of a (straightened) frame found by the ``rois`` network.
+
+        See :func:`.preprocess.find_roi_boxes`: bounding boxes of the
+        chambers, left to right; a ValueError when the frame is smaller
+        than ``models.rois.target_size``.
+        """
+        return _find_roi_boxes(reference, config, min_overlap_crop, model=model)
+
+    def preprocess(self, all_frames: Any, frames: range | None = None,
+                   reference: np.ndarray | None = None) -> None:
+        """Straighten the frames, find the regions, correct the drift.
+
+        Parameters
+        ----------
+        all_frames
+            Frames of this position, ``(frames, channels, Y, X)``: an
+            xarray DataArray from :meth:`.xpreader.XPReader.images` or a
+            NumPy array whose item ``i`` is frame ``i``. Channel 0 is the
+            phase contrast image that is segmented; further channels are
+            fluorescence, kept in the regions (:meth:`.roi.ROI.get_fluo`).
+        frames
+            Consecutive frame numbers to process (default: all given).
+        reference
+            Frame the corrections refer to (default: the first frame).
+
+        Notes
+        -----
+        With ``correct_rotation``, the rotation that straightens the
+        reference (:func:`.geometry.deskew`) is applied to all frames
+        (:attr:`rotate`). Configurations with a ``rois`` model (mother
+        machines) get one region per chamber found on the reference
+        (:meth:`find_roi_boxes`), others one region for the whole frame.
+        With ``correct_drift``, the drift of each frame relative to the
+        reference is measured above the chambers (or on the whole frame)
+        and corrected (:attr:`drift_values`). The regions are then cut out
+        of the corrected frames.
+
+        Raises
+        ------
+        ChamberDetectionError
+            No chamber on the reference of a mother-machine position.
+        ValueError
+            Frames smaller than the chamber detection network's input, or
+            frames/reference of the wrong shape.
+        """
+        stack, numbers = as_frames(all_frames, frames)
+        self.frame_shape = (int(stack.shape[2]), int(stack.shape[3]))
+        corrections = correct_frames(
+            stack, self.config, reference, position_nb=self.position_nb,
+            find_boxes=lambda image: self.find_roi_boxes(
+                image, self.config, model=self.get_model("rois")))
+        self.rotate = corrections.rotate
+        self.drift_values = np.zeros((numbers.stop, 2))
+        self.drift_values[numbers.start:] = corrections.drifts
+        self.rois = [ROI(box.crop(corrections.frames), number, numbers.start, box,
+                         self.config)
+                     for number, box in enumerate(corrections.boxes)]
+
+    def _frames(self, frames: range | None, roi: ROI) -> range:
+        """The part of `frames` (default: all) that `roi` covers."""
+        if frames is None:
+            return roi.frames
+        return range(max(frames.start, roi.frames.start),
+                     min(frames.stop, roi.frames.stop))
+
+    def segment(self, frames: range | None = None, *,
+                progress_bar: bool = False) -> None:
+        """Segment the cells of all regions.
+
+        The images of all regions go through the ``seg`` network together,
+        in calls of up to ``models.seg.chunk_size`` images.
+
+        Parameters
+        ----------
+        frames
+            Frames to segment (default: all).
+        progress_bar
+            Show progress.
+        """
+        model = self.get_model("seg")
+        cfg = self.config.models["seg"]
+        jobs = [(roi, frame) for roi in self.rois
+                for frame in self._frames(frames, roi)]
+        block: list[tuple[ROI, int, np.ndarray, Any]] = []
+        size = 0
+        with _progress.progress_bar(total=len(jobs), unit="images",
+                                    desc=f"segmenting position {self.position_nb}",
+                                    show=bool(progress_bar)) as bar:
+            for index, (roi, frame) in enumerate(jobs):
+                x, windows = roi.get_segmentation_inputs(frame)
+                block.append((roi, frame, x, windows))
+                size += len(x)
+                if size >= cfg.chunk_size or index == len(jobs) - 1:
+                    _segment_block(block, model, cfg.chunk_size, cfg.batch_size)
+                    bar.update(len(block))
+                    block, size = [], 0
+
+    def track(self, frames: range | None = None, *,
+              progress_bar: bool = False) -> None:
+        """Track the cells of all regions (after :meth:`segment`).
+
+        Parameters
+        ----------
+        frames
+            Frames to track (default: all).
+        progress_bar
+            Show progress over the regions.
+        """
+        model = self.get_model("track")
+        for roi in _progress.progress_bar(self.rois, unit="ROIs",
+                                          desc=f"tracking position {self.position_nb}",
+                                          show=bool(progress_bar)):
+            roi_frames = self._frames(frames, roi)
+            if len(roi_frames):
+                roi.track(roi_frames, model)
 
     # -- results ---------------------------------------------------------------
     @property
@@ -80,7 +224,8 @@ class Position:
                      max(r.frames.stop for r in self.rois))
 
     def compute_growthrates(self, frames: range | None = None,
-                            smooth_frames: int = 9) -> None:
+                            smooth_frames: int = 9, *,
+                            exclude_edges: bool = True) -> None:
         """Growth rates of length and area of all cells (1/frame).
 
         Parameters
@@ -90,10 +235,17 @@ class Position:
             the reference signature.
         smooth_frames
             Width of the centred smoothing window.
+        exclude_edges
+            Do not use the sizes of cells cut by the region's border (e.g.
+            leaving a mother-machine chamber); see
+            :meth:`~.lineage.Lineage.compute_growthrates`. On by default: a
+            cut cell seems to shrink, which would pull its rates (and those
+            of the frames around) far off.
         """
         for roi in self.rois:
             for feature in ("length", "area"):
-                roi.lineage.compute_growthrates(feature, smooth_frames=smooth_frames)
+                roi.lineage.compute_growthrates(feature, smooth_frames=smooth_frames,
+                                                exclude_edges=exclude_edges)
 
     def _drift(self, frame: int) -> np.ndarray:
         if frame < len(self.drift_values):
@@ -334,4 +486,17 @@ class Position:
     def __repr__(self) -> str:
         return (f"<Position {self.position_nb}: {len(self.rois)} ROIs, frames "
                 f"{self.frames.start}-{self.frames.stop - 1}>")
+
+
+def _segment_block(block: Sequence[tuple[ROI, int, np.ndarray, Any]], model: Any,
+                   chunk_size: int, batch_size: int) -> None:
+    """Predict the segmentation inputs of several (region, frame) pairs in
+    one go and hand each region its outputs."""
+    inputs = np.concatenate([x for _, _, x, _ in block])
+    outputs = ROI.chunks_predict(inputs, model, chunk_size, batch_size)
+    start = 0
+    for roi, frame, x, windows in block:
+        roi.process_segmentation_outputs(outputs[start:start + len(x)], frame,
+                                         windows)
+        start += len(x)
 

@@ -255,6 +255,9 @@ def train(model: str, dataset_path: str | os.PathLike, output: str | os.PathLike
     output = pathlib.Path(output)
     if output.suffix.lower() != ".onnx":
         raise ValueError(f"train: the output '{output}' must be an .onnx file")
+    if not output.parent.is_dir():  # found out now, not after hours of training
+        raise FileNotFoundError(f"train: the folder of the output '{output}' "
+                                f"does not exist")
     net_size = ModelConfig.default(model, presets).target_size
     size = tuple(target_size) if target_size is not None else net_size
     aug = DEFAULT_AUGMENTATION[presets, model] if kw_data_aug is None else kw_data_aug

@@ -21,7 +21,7 @@ from cytolab.timelapse.config import (
 
 # ------------------------------------------------------------------ presets
 @pytest.mark.parametrize("presets, model, expected", [
-    ("mothermachine", "rois", ((512, 512), 500.0, 0.5, 4, 64)),
+    ("mothermachine", "rois", ((512, 512), 500.0, 0.0, 4, 64)),
     ("mothermachine", "seg", ((256, 32), 20.0, 1.0, 128, 2048)),
     ("mothermachine", "track", ((256, 32), 0.0, 1.0, 32, 512)),
     ("2D", "seg", ((512, 512), 20.0, 0.0, 4, 64)),
