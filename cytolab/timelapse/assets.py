@@ -61,7 +61,14 @@ ENV_VARS = ("CYTOLAB_DATA_CACHE", "DELTA_ASSETS_CACHE")
 WEIGHTS_DIR = pathlib.Path(__file__).resolve().with_name("weights")
 
 #: (presets, model) -> SHA-256 of ``WEIGHTS_DIR/<presets>_<model>.onnx``
-WEIGHTS: dict[tuple[str, str], str] = {}
+WEIGHTS: dict[tuple[str, str], str] = {
+    ("mothermachine", "rois"):
+        "8c9ef7ce255b3978959019e77fe0786559269e9f69ec0d5eeb12947b7508710f",
+    ("mothermachine", "seg"):
+        "2224e4120d0e6ac1e2c9e7b3a028067ea1eabd9fe01a62409fab6fb4b859ea39",
+    ("mothermachine", "track"):
+        "9fd156f42f2d3c7ab6cdea80bb56d3091d8550272a4b62548a348392b26408fb",
+}
 
 _MOVIES = "cytolab.simulate.movies"
 

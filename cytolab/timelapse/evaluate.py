@@ -504,12 +504,16 @@ def position_results(position: Any, frames: Sequence[int] | None = None, *,
 
 
 def evaluate_position(position: Any, truth: Any, *, feature: str = "length",
-                      tolerance: int = 1, iou_threshold: float = 0.5
-                      ) -> dict[str, Any]:
+                      tolerance: int = 1, iou_threshold: float = 0.5,
+                      founder_divisions: str = "either") -> dict[str, Any]:
     """:func:`evaluate` a pipeline's Position against a simulated truth.
 
     Its frames are those of the truth; growth rates of `feature` are scored
-    against ``truth.growth_rate``.
+    against ``truth.growth_rate``. Only what the position's regions show is
+    scored (:func:`restrict_truth`). With ``founder_divisions="either"``
+    the first division of a cell present from the first frame counts either
+    way round (:func:`align_founder_divisions`: which of its poles is older
+    cannot be seen); ``"strict"`` scores the simulator's choice.
 
     Examples
     --------
@@ -524,8 +528,76 @@ def evaluate_position(position: Any, truth: Any, *, feature: str = "length",
     labels, mothers, rates = position_results(position, frames, feature=feature)
     truth = restrict_truth(truth, region_masks(position, frames))
     labels = _drop_ignored(labels, truth.ignored)
+    if founder_divisions == "either":
+        truth = align_founder_divisions(labels, truth, iou_threshold)
+    elif founder_divisions != "strict":
+        raise ValueError(f"founder_divisions must be 'either' or 'strict', got "
+                         f"{founder_divisions!r}")
     return evaluate(labels, mothers, truth, pred_growth_rate=rates,
                     tolerance=tolerance, iou_threshold=iou_threshold)
+
+
+def align_founder_divisions(pred_labels: npt.ArrayLike, truth: Any,
+                            iou_threshold: float = 0.5) -> Any:
+    """The truth with each founder's first division oriented as predicted.
+
+    The mother of a division is the cell that keeps the old pole. For a
+    cell on the first frame that has not divided yet (a *founder*) no movie
+    can tell which pole is older, so its first division may be recorded
+    either way round. Where the prediction continues the founder as the
+    true daughter (and makes the true mother the new cell), this returns
+    the truth with those two identities swapped from the division on
+    (labels, mothers of later cells, growth rates, ...); all other
+    divisions are scored as they are.
+
+    Examples
+    --------
+    >>> from types import SimpleNamespace
+    >>> true = np.array([[[1, 1, 1, 0]], [[1, 0, 2, 0]]])
+    >>> truth = SimpleNamespace(labels=true, mothers={1: None, 2: 1})
+    >>> pred = np.array([[[1, 1, 1, 0]], [[2, 0, 1, 0]]])  # swapped
+    >>> align_founder_divisions(pred, truth).labels[1].tolist()
+    [[2, 0, 1, 0]]
+    """
+    true = _stack(truth.labels, "truth.labels")
+    pred = _stack(pred_labels, "pred_labels")
+    lookup = match_labels(pred, true, iou_threshold).true_to_pred()
+    founders = set(np.unique(true[0]).tolist()) - {0}
+    first_division: dict[int, tuple[int, int]] = {}
+    for frame, mother, daughter in sorted(find_divisions(true, truth.mothers)):
+        if mother in founders and mother not in first_division:
+            first_division[mother] = (frame, daughter)
+    swaps = []
+    for mother, (frame, daughter) in first_division.items():
+        before = lookup.get((frame - 1, mother))
+        as_mother = lookup.get((frame, mother))
+        as_daughter = lookup.get((frame, daughter))
+        if before and as_daughter == before and as_mother != before:
+            swaps.append((frame, mother, daughter))
+    if not swaps:
+        return truth
+    aligned = copy.copy(truth)
+    labels = true.copy()
+    mothers = dict(truth.mothers)
+    growth = getattr(truth, "growth_rate", None)
+    growth = None if growth is None else np.array(growth, dtype=float)
+    for frame, a, b in swaps:
+        later = labels[frame:]
+        was_a = later == a
+        later[later == b] = a
+        later[was_a] = b
+        born_later = {c for t in range(frame + 1, len(labels))
+                      for c in np.unique(labels[t]).tolist()
+                      if c and not np.any(labels[:t] == c)}
+        for cell in born_later:
+            if mothers.get(cell) in (a, b):
+                mothers[cell] = b if mothers[cell] == a else a
+        if growth is not None and max(a, b) < len(growth):
+            growth[[a, b], frame:] = growth[[b, a], frame:]
+    aligned.labels, aligned.mothers = labels, mothers
+    if growth is not None:
+        aligned.growth_rate = growth
+    return aligned
 
 
 class _Area:

@@ -241,8 +241,8 @@ def find_roi_boxes(reference: np.ndarray, config: Config,
     list of CroppingBox
         Bounding box of each chamber (probability above 0.5, cleaned by
         :func:`.labels.postprocess`, objects smaller than
-        ``models.rois.min_area`` removed), sorted left to right; empty when
-        there is none.
+        ``models.rois.min_area`` and slivers (:func:`plausible_chambers`)
+        removed), sorted left to right; empty when there is none.
 
     Raises
     ------
@@ -257,7 +257,27 @@ def find_roi_boxes(reference: np.ndarray, config: Config,
     probabilities = roi_probabilities(image, config, model, min_overlap_crop)
     mask = postprocess(probabilities, min_size=config.models["rois"].min_area,
                        crop=True)
-    return boxes_from_mask(mask)
+    return plausible_chambers(boxes_from_mask(mask))
+
+
+def plausible_chambers(boxes: list[CroppingBox]) -> list[CroppingBox]:
+    """Drop slivers: boxes less than half as wide or as tall as the median
+    box (bits of chambers cut by the frame border, or debris), whose cells
+    could not be followed anyway.
+
+    Examples
+    --------
+    >>> boxes = [CroppingBox(0, 20, 6, 260), CroppingBox(24, 24, 56, 264),
+    ...          CroppingBox(72, 24, 104, 264)]
+    >>> [b.xtl for b in plausible_chambers(boxes)]
+    [24, 72]
+    """
+    if not boxes:
+        return boxes
+    width = float(np.median([b.xbr - b.xtl for b in boxes]))
+    height = float(np.median([b.ybr - b.ytl for b in boxes]))
+    return [b for b in boxes
+            if b.xbr - b.xtl >= width / 2 and b.ybr - b.ytl >= height / 2]
 
 
 # ------------------------------------------------------------ corrections
