@@ -45,13 +45,6 @@ from .boxes import CroppingBox
 from .config import Config, ModelConfig
 from .images import resize_image, resize_mask
 from .labels import cells_in_frame, label_seg, postprocess
-
-#: Side [px] of the square opening that cleans segmentation masks: 3 px
-#: removes speckles but keeps the rounded poles of 10 px wide cells, whose
-#: sub-pixel size (and so the growth rates) a 5 px square would blur (on
-#: simulated mother machines: 2.6 % instead of 3.8 % median growth-rate
-#: error, with the same object F1 of 1.0)
-OPENING = 3
 from .lineage import CellFeatures, Lineage
 from .measure import find_poles, roi_features
 from .runtime import chunks_predict, load_model
@@ -75,6 +68,14 @@ MIN_OVERLAP = 24
 
 #: Windows of a segmentation input: ``(loc_y, loc_x)`` of :func:`create_windows`
 Windows = tuple[np.ndarray, np.ndarray]
+
+#: Side [px] of the square opening that cleans segmentation masks: 3 px
+#: removes speckles but keeps the rounded poles of 10 px wide cells, whose
+#: sub-pixel size (and so the growth rates) a 5 px square would blur (on
+#: simulated mother machines: 2.6 % instead of 3.8 % median growth-rate
+#: error, with the same object F1 of 1.0)
+OPENING = 3
+
 
 
 # ------------------------------------------------------------------ helpers
