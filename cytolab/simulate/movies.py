@@ -339,7 +339,7 @@ def simulate_mothermachine(n_frames: int = 60, n_chambers: int = 6, *,
                            growth_rate: float = 0.03, growth_noise: float = 0.1,
                            birth_length: float = 24.0,
                            chamber_length: int = 232, chamber_width: int = 16,
-                           ) -> MovieTruth:
+                           cell_width: float = 10.0) -> MovieTruth:
     """Simulate a mother-machine movie with ground truth.
 
     The model and the ground truth are described in
@@ -382,6 +382,9 @@ def simulate_mothermachine(n_frames: int = 60, n_chambers: int = 6, *,
         Typical length of a cell at birth [px].
     chamber_length, chamber_width
         Size of a chamber's lumen [px].
+    cell_width
+        Typical width of the cells [px] (each cell within ±1 px of it), in
+        [4, 20]; e.g. to simulate another species.
 
     Returns
     -------
@@ -406,8 +409,10 @@ def simulate_mothermachine(n_frames: int = 60, n_chambers: int = 6, *,
     if not math.isfinite(rotation):
         raise ValueError(f"rotation must be a finite angle in degrees, got "
                          f"{rotation}")
-    if not chamber_width > _WIDTH_RANGE[1]:
-        raise ValueError(f"chamber_width must be > {_WIDTH_RANGE[1]:g} px (the "
+    if not 4 <= cell_width <= 20:
+        raise ValueError(f"cell_width must be in [4, 20] px, got {cell_width}")
+    if not chamber_width > cell_width + _WIDTH_RANGE[1] - 10:
+        raise ValueError(f"chamber_width must be > {cell_width + 1:g} px (the "
                          f"widest cell), got {chamber_width}")
     if not chamber_length >= 3 * birth_length:
         raise ValueError(f"chamber_length must hold a few cells (>= 3 * "
@@ -415,7 +420,7 @@ def simulate_mothermachine(n_frames: int = 60, n_chambers: int = 6, *,
                          f"{chamber_length}")
     seed = _seed(seed)
     layout = _MotherMachine(n_chambers, int(chamber_length), int(chamber_width))
-    params = _GrowthParams(growth_rate, growth_noise, birth_length)
+    params = _GrowthParams(growth_rate, growth_noise, birth_length, cell_width)
     rng = np.random.default_rng([seed, _STREAM_CELLS])
     cells = layout.initial_cells(rng, params)
 
@@ -565,6 +570,7 @@ class _GrowthParams:
     rate: float
     rate_cv: float
     birth_length: float
+    width: float = 10.0
 
     def rates(self, rng: np.random.Generator, n: int) -> np.ndarray:
         rate = self.rate * (1 + self.rate_cv * rng.standard_normal(n))
@@ -576,7 +582,8 @@ class _GrowthParams:
             1 + _BIRTH_CV * rng.standard_normal(n), 0.6, 1.4)
 
     def widths(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        return np.clip(10.0 + 0.4 * rng.standard_normal(n), *_WIDTH_RANGE)
+        low, high = (self.width + w - 10.0 for w in _WIDTH_RANGE)
+        return np.clip(self.width + 0.4 * rng.standard_normal(n), low, high)
 
     def newborn(self, rng: np.random.Generator, n: int) -> dict[str, np.ndarray]:
         """Random cells somewhere in their cycle (for the first frame)."""

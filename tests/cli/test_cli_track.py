@@ -138,21 +138,12 @@ def test_track_errors(movie, tmp_path, capsys):
     assert info.value.code == 2
 
 
-def _weights_shipped():
-    from cytolab.timelapse import assets
-    return all(("mothermachine", m) in assets.WEIGHTS for m in ("rois", "seg", "track"))
-
-
 def test_demo_timelapse_cli(tmp_path, capsys):
     with pytest.raises(SystemExit):
         main(["demo", "--help"])
     assert "--timelapse" in capsys.readouterr().out
     code = main(["demo", "--timelapse", "--out", str(tmp_path / "demo"), "--no-plot"])
-    if not _weights_shipped():
-        assert code == 1
-        assert "no shipped weights" in capsys.readouterr().err
-        return
-    assert code == 0  # pragma: no cover - once the weights are shipped
+    assert code == 0
     text = capsys.readouterr().out
     assert "accuracy against the ground truth" in text
     assert (tmp_path / "demo" / "results" / "Position000000.mp4").exists()

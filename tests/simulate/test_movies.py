@@ -461,3 +461,15 @@ def test_capsule_mask_arguments():
         capsule_mask((5, 5), (1, 1), (3, 3), 0)
     with pytest.raises(ValueError, match="pole"):
         capsule_mask((5, 5), (1, 1, 1), (3, 3), 2)
+
+
+def test_mothermachine_cell_width():
+    """Another species: every cell within 1 px of the asked width."""
+    truth = simulate_mothermachine(6, 2, seed=4, cell_width=5.0, chamber_width=8,
+                                   birth_length=15.0)
+    widths = truth.width[np.isfinite(truth.width)]
+    assert widths.size and np.all(np.abs(widths - 5.0) <= 1.0)
+    with pytest.raises(ValueError, match="chamber_width must be > 15"):
+        simulate_mothermachine(2, 1, cell_width=14.0, chamber_width=15)
+    with pytest.raises(ValueError, match="cell_width"):
+        simulate_mothermachine(2, 1, cell_width=30.0)

@@ -4,7 +4,6 @@ batches and the demo."""
 from __future__ import annotations
 
 import io
-import pathlib
 
 import cv2
 import numpy as np
@@ -331,16 +330,3 @@ def test_demo_timelapse_with_shipped_weights(tmp_path):
     assert segmentation_f1(stream.getvalue()) > 0.9
     assert (tmp_path / "results" / "Position000000.nc").exists()
 
-
-def test_shipped_weights_accuracy(tmp_path):
-    if not all(("mothermachine", m) in assets.WEIGHTS
-               for m in ("rois", "seg", "track")):
-        pytest.skip("no shipped mother-machine weights yet (assets.WEIGHTS)")
-    truth = simulate_mothermachine(20, 3, seed=77, drift=True, path=tmp_path / "mm")
-    pipeline = Pipeline(tmp_path / "mm", mm_config(truth.labels.shape[1:]),
-                        tmp_path / "res")
-    pipeline.process(save_as=["netCDF"], clear=False)
-    result = evaluate_position(pipeline.positions[0], truth)
-    assert result["segmentation"]["f1"] > 0.9
-    assert result["links"]["link_error_rate"] < 0.1
-    assert pathlib.Path(tmp_path / "res" / "Position000000.nc").exists()
