@@ -14,17 +14,17 @@ files of ``--models DIR``: ``rois.onnx``, ``seg.onnx``, ``track.onnx``, or
 - ``segment + track + features``: the figure of the issue, and ``total``.
 
 Prints one JSON line per step: ``{"operation", "frames", "chambers",
-"cell_frames", "seconds", "cells_per_s", "peak_traced_mb",
-"peak_rss_mb"}``, and one for the accuracy against the simulated truth
+"cell_frames", "seconds", "cells_per_s", "peak_rss_mb", "movie_mb"}``,
+and one for the accuracy against the simulated truth
 (``"timelapse accuracy"``: ``segmentation_f1``, ``link_error_rate``,
 ``division_f1``, ``growth_rate_median_relative_error``; see
 :func:`cytolab.timelapse.evaluate.evaluate_position`). ``cell_frames``
 counts every cell on every frame found (the rows of the lineages),
-``cells_per_s`` is that over ``seconds``; ``peak_traced_mb`` is the
-largest memory allocated by Python and NumPy during the step
-(tracemalloc; onnxruntime's own buffers are not traced), ``peak_rss_mb``
-the largest resident memory of the process so far
-(``resource.getrusage``, Linux: simulation included).
+``cells_per_s`` is that over ``seconds``; ``peak_rss_mb`` is the largest
+resident memory of the process at the end of the step
+(``resource.getrusage``, Linux; the simulated movie, about 60 MB at the
+defaults, included), ``movie_mb`` the size of the simulated images. (Memory
+is not traced while timing: tracing would slow the Python parts down.)
 
 Usage: ``python benchmarks/bench_timelapse.py [--frames N] [--chambers C]
 [--models DIR] [--threads T]``
@@ -37,7 +37,6 @@ import pathlib
 import resource
 import sys
 import time
-import tracemalloc
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -69,13 +68,16 @@ def configure(shape: tuple[int, int], threads: int | None) -> Config:
     return config
 
 
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+
+
 def _step(name: str, func: Callable[[], None], times: dict[str, float],
           peaks: dict[str, float]) -> None:
-    tracemalloc.reset_peak()
     start = time.perf_counter()
     func()
     times[name] = time.perf_counter() - start
-    peaks[name] = tracemalloc.get_traced_memory()[1] / 2**20
+    peaks[name] = _rss_mb()
 
 
 def run(n_frames: int, n_chambers: int, models: Mapping[str, Any] | None = None,
@@ -90,26 +92,22 @@ def run(n_frames: int, n_chambers: int, models: Mapping[str, Any] | None = None,
         position.get_model(name)
     times: dict[str, float] = {}
     peaks: dict[str, float] = {}
-    tracemalloc.start()
-    try:
-        _step("preprocess", lambda: position.preprocess(truth.images), times, peaks)
-        _step("segment", position.segment, times, peaks)
-        _step("track", position.track, times, peaks)
-        _step("growth rates", position.compute_growthrates, times, peaks)
-    finally:
-        tracemalloc.stop()
+    _step("preprocess", lambda: position.preprocess(truth.images), times, peaks)
+    _step("segment", position.segment, times, peaks)
+    _step("track", position.track, times, peaks)
+    _step("growth rates", position.compute_growthrates, times, peaks)
     cells = sum(len(roi.lineage.to_table()["cellid"]) for roi in position.rois)
     times["segment + track + features"] = times["segment"] + times["track"]
     peaks["segment + track + features"] = max(peaks["segment"], peaks["track"])
     times["total"] = sum(times[s] for s in ("preprocess", "segment", "track",
                                             "growth rates"))
     peaks["total"] = max(peaks.values())
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
+    movie_mb = truth.images.nbytes / 2**20
     records = [{"operation": f"timelapse {name}", "frames": n_frames,
                 "chambers": len(position.rois), "cell_frames": cells,
                 "seconds": round(seconds, 3),
                 "cells_per_s": round(cells / seconds, 1) if seconds else None,
-                "peak_traced_mb": round(peaks[name], 1), "peak_rss_mb": round(rss, 1)}
+                "peak_rss_mb": round(peaks[name], 1), "movie_mb": round(movie_mb, 1)}
                for name, seconds in times.items()]
     scores = evaluate_position(position, truth)
     records.append({

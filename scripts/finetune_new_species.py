@@ -12,7 +12,8 @@ cells. Prints one JSON line per network.
 
 Usage::
 
-    python scripts/finetune_new_species.py [--epochs 6] [--out DIR]
+    python scripts/finetune_new_species.py [--epochs 8] [--learning-rate 5e-4]
+                                            [--out DIR]
 """
 from __future__ import annotations
 
@@ -35,6 +36,12 @@ from cytolab.timelapse.truth import position_from_truth
 #: The new species: thin, short cells in narrow chambers
 SPECIES = {"cell_width": 5.0, "chamber_width": 8, "birth_length": 15.0}
 
+#: Augmentation for fine-tuning: flips, illumination and noise, but no zoom
+#: or rotation, which would teach other cell widths than the species' own
+AUGMENTATION = {"horizontal_flip": True, "vertical_flip": True,
+                "illumination_voodoo": True, "histogram_voodoo": True,
+                "gaussian_noise": 0.03}
+
 
 def score(model_path: pathlib.Path, truth) -> dict[str, float]:
     """Segmentation scores of a network on the chambers of a movie."""
@@ -55,7 +62,8 @@ def score(model_path: pathlib.Path, truth) -> dict[str, float]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--epochs", type=int, default=6)
+    parser.add_argument("--epochs", type=int, default=8)
+    parser.add_argument("--learning-rate", type=float, default=5e-4)
     parser.add_argument("--out", default=None, help="folder (default: temporary)")
     args = parser.parse_args()
     out = pathlib.Path(args.out or tempfile.mkdtemp(prefix="cytolab-species-"))
@@ -67,6 +75,7 @@ def main() -> None:
     shipped = download_model("mothermachine", "seg")
     result = train("seg", dataset, out / "seg_new_species.onnx", init=shipped,
                    finetune=True, epochs=args.epochs, batch_size=8,
+                   learning_rate=args.learning_rate, kw_data_aug=AUGMENTATION,
                    validation_split=0.1, seed=1)
     test = simulate_mothermachine(30, 4, seed=8, **SPECIES)
     for name, path in (("shipped", shipped), ("fine-tuned", result.model_path)):

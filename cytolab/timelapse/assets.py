@@ -62,6 +62,10 @@ WEIGHTS_DIR = pathlib.Path(__file__).resolve().with_name("weights")
 
 #: (presets, model) -> SHA-256 of ``WEIGHTS_DIR/<presets>_<model>.onnx``
 WEIGHTS: dict[tuple[str, str], str] = {
+    ("2D", "seg"):
+        "196aa898283496e863c46f96c544bff73832488014baeb253d535f925fab6145",
+    ("2D", "track"):
+        "36dc1036ae987f7e68c5f8b2fb1464f7d93d3aa4f7a062c52d22bf98e93fb3d1",
     ("mothermachine", "rois"):
         "8c9ef7ce255b3978959019e77fe0786559269e9f69ec0d5eeb12947b7508710f",
     ("mothermachine", "seg"):
