@@ -76,7 +76,27 @@ def test_invalid_names(presets, model, match):
             download_demo_movie(presets)
 
 
-def test_no_shipped_weights():
+def test_every_model_is_shipped_and_verified():
+    """Each model of each presets ships, matches its SHA-256 and records the
+    input size and presets of the configuration."""
+    import json
+
+    onnx = pytest.importorskip("onnx", reason="onnx (extra train) is missing")
+    from cytolab.timelapse.config import PRESETS, ModelConfig, models_of
+    expected = {(p, m) for p in PRESETS for m in models_of(p)}
+    assert set(assets.WEIGHTS) == expected
+    for presets, model in sorted(expected):
+        path = download_model(presets, model)
+        assert path.stat().st_size < 2**20  # small networks: the package stays lean
+        meta = json.loads({p.key: p.value for p in onnx.load(str(path)).metadata_props}
+                          ["cytolab"])
+        assert meta["presets"] == presets and meta["network"] == model
+        assert tuple(meta["target_size"]) == \
+            ModelConfig.default(model, presets).target_size
+
+
+def test_no_shipped_weights(monkeypatch):
+    monkeypatch.delitem(assets.WEIGHTS, ("mothermachine", "seg"))
     with pytest.raises(AssetUnavailableError) as info:
         download_model("mothermachine", "seg")
     message = str(info.value)

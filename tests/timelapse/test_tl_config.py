@@ -366,6 +366,8 @@ def test_model_from_model_path(tmp_path):
 
 def test_model_from_shipped_weights(tmp_path, monkeypatch):
     cfg = ModelConfig.default("track", "mothermachine")
+    assert cfg.model() == assets.WEIGHTS_DIR / "mothermachine_track.onnx"
+    monkeypatch.delitem(assets.WEIGHTS, ("mothermachine", "track"))
     with pytest.raises(assets.AssetUnavailableError,
                        match="no shipped weights for presets 'mothermachine', "
                              "model 'track'"):

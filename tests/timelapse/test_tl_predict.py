@@ -454,7 +454,7 @@ def test_chunk_boundaries_do_not_change_results(mothermachine):
     assert roi.lineage == reference.lineage
 
 
-def test_roi_methods_load_the_configured_models(mothermachine, tmp_path):
+def test_roi_methods_load_the_configured_models(mothermachine, tmp_path, monkeypatch):
     torch = pytest.importorskip("torch")
     pytest.importorskip("onnxruntime")
     from cytolab.timelapse import models
@@ -463,6 +463,8 @@ def test_roi_methods_load_the_configured_models(mothermachine, tmp_path):
     torch.manual_seed(0)
     config = Config.deserialize(perfect.config.serialize())
     roi = images_only(perfect.rois[0], config)
+    from cytolab.timelapse import assets
+    monkeypatch.delitem(assets.WEIGHTS, ("mothermachine", "seg"))
     with pytest.raises(AssetUnavailableError, match="models.seg.model_path"):
         roi.segment(roi.frames)  # no shipped weights, no model_path
     seg = models.export_onnx(models.unet_seg(input_size=(256, 32, 1), levels=2,
