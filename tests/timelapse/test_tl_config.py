@@ -22,8 +22,8 @@ from cytolab.timelapse.config import (
 # ------------------------------------------------------------------ presets
 @pytest.mark.parametrize("presets, model, expected", [
     ("mothermachine", "rois", ((512, 512), 500.0, 0.0, 4, 64)),
-    ("mothermachine", "seg", ((256, 32), 20.0, 1.0, 128, 2048)),
-    ("mothermachine", "track", ((256, 32), 0.0, 1.0, 32, 512)),
+    ("mothermachine", "seg", ((256, 32), 20.0, 1.0, 8, 2048)),
+    ("mothermachine", "track", ((256, 32), 0.0, 1.0, 8, 512)),
     ("2D", "seg", ((512, 512), 20.0, 0.0, 4, 64)),
     ("2D", "track", ((256, 256), 0.0, 0.0, 4, 64)),
 ])
@@ -115,7 +115,7 @@ def test_serialized_format_is_plain_indented_json():
                           "whole_frame_drift"]
     assert data["models"]["seg"] == {
         "model_path": "/some/where/seg model.onnx", "target_size": [256, 32],
-        "min_area": 20.0, "tolerable_resizing_factor": 1.0, "batch_size": 128,
+        "min_area": 20.0, "tolerable_resizing_factor": 1.0, "batch_size": 8,
         "chunk_size": 2048, "default_model": ["mothermachine", "seg"]}
     assert data["backends"] == {
         "onnx": {"number_of_cores": 3, "memory_growth_limit": None},
