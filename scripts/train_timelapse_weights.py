@@ -14,7 +14,7 @@ Usage::
     python scripts/train_timelapse_weights.py            # all five networks
     python scripts/train_timelapse_weights.py mothermachine/seg
 
-Took about 50 minutes on 2 CPU cores. An interrupted run continues from its
+Took about 20 minutes on 2 CPU cores. An interrupted run continues from its
 checkpoint (in ``timelapse-training/``) when started again.
 """
 from __future__ import annotations
