@@ -233,10 +233,11 @@ def test_mothermachine_oracle_reproduces_the_truth(mothermachine):
         roi.track(roi.frames, track)
     assert_perfect(score(rois, truth))
     # every frame of a chamber in one call, batches of the configured size
-    assert seg.calls == [(12, 128), (12, 128)]
+    models = perfect.config.models
+    assert seg.calls == [(12, models["seg"].batch_size)] * 2
     # one call per frame after the first, with all cells of the previous frame
     counts = [len(roi.lineage.cellids_at(f)) for roi in rois for f in roi.frames[:-1]]
-    assert track.calls == [(n, 32) for n in counts]
+    assert track.calls == [(n, models["track"].batch_size) for n in counts]
     for roi, good in zip(rois, perfect.rois, strict=True):
         assert roi.segmented.all() and roi.tracked.all()
         roi.lineage.check()
