@@ -35,7 +35,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any, TextIO
 
 from ..timelapse.config import MODELS, PRESETS, Config, check_presets
-from ..timelapse.pipeline import Pipeline, PipelineError, PositionResult
+from ..timelapse.pipeline import Pipeline, PipelineError, PositionResult, movie_name
 from ..timelapse.position import SAVE_FORMATS
 from ._process import parse_index_mapping
 
@@ -130,9 +130,9 @@ def track(movies: PathLike | Sequence[PathLike], *, presets: str | None = None,
     show = sys.stderr.isatty() if progress is None else progress
     done: dict[pathlib.Path, list[PositionResult]] = {}
     for path in paths:
-        resfolder = None if out is None else (
-            pathlib.Path(out) if len(paths) == 1 else pathlib.Path(out) / (
-                path.name if path.is_dir() else path.stem))
+        resfolder = None if out is None else pathlib.Path(out)
+        if resfolder is not None and len(paths) > 1:
+            resfolder = resfolder / movie_name(path)
         pipeline = Pipeline(path, cfg, resfolder)
         reader = pipeline.reader
         print(f"{path}: {reader.positions} position"

@@ -53,6 +53,7 @@ import numpy as np
 from .. import datacache
 from ..datacache import DataFileUnavailableError
 from .config import ModelConfig, check_model, check_presets
+from .images import to_integer_values, write_image
 
 #: Environment variables naming the cache folder, in order of precedence
 ENV_VARS = ("CYTOLAB_DATA_CACHE", "DELTA_ASSETS_CACHE")
@@ -287,7 +288,8 @@ def write_training_set(folder: pathlib.Path, truth: Any, presets: str, model: st
         samples = [samples[i] for i in np.unique(picks)]
     for name, make_parts in samples:
         for sub, array in make_parts().items():
-            _write_png(folder / sub / name, array)
+            (folder / sub).mkdir(parents=True, exist_ok=True)
+            write_image(folder / sub / name, array)
     return folder
 
 
@@ -301,14 +303,14 @@ def _rois_samples(images, labels, boxes, truth, presets) -> Iterator[Sample]:
         mask[max(ytl, 0):ybr, max(xtl, 0):xbr] = 1
     for t in range(len(images)):
         yield f"Position00_Frame{t:03d}.png", \
-            lambda t=t: {"img": _to_uint16(images[t]), "seg": mask}
+            lambda t=t: {"img": _uint16(images[t]), "seg": mask}
 
 
 def _seg_samples(images, labels, boxes, truth, presets) -> Iterator[Sample]:
     for t in range(len(images)):
         for i, box in enumerate(boxes):
             yield _sample_name(presets, i, t), lambda t=t, box=box: {
-                "img": _to_uint16(_crop(images[t], box)),
+                "img": _uint16(_crop(images[t], box)),
                 "seg": (_crop(labels[t], box) > 0).astype(np.uint8)}
 
 
@@ -324,9 +326,9 @@ def _track_samples(images, labels, boxes, truth, presets) -> Iterator[Sample]:
         if presets != "mothermachine":
             box = _window_around(labels[t - 1] == cell, window)
         now = _crop(labels[t], box)
-        return {"previmg": _to_uint16(_crop(images[t - 1], box)),
+        return {"previmg": _uint16(_crop(images[t - 1], box)),
                 "seg": _mask(_crop(labels[t - 1], box), [cell]),
-                "img": _to_uint16(_crop(images[t], box)),
+                "img": _uint16(_crop(images[t], box)),
                 "segall": (now > 0).astype(np.uint8),
                 "mot_dau": _mask(now, [cell])
                 + 2 * _mask(now, daughters.get((cell, t), []))}
@@ -377,17 +379,6 @@ def _mask(labels: np.ndarray, cells: list[int]) -> np.ndarray:
     return np.isin(labels, cells).astype(np.uint8)
 
 
-def _to_uint16(image: np.ndarray) -> np.ndarray:
-    """Float image in [0, 1] (or integer image) as 16-bit values."""
-    if image.dtype == np.uint16:
-        return image
-    if np.issubdtype(image.dtype, np.integer):
-        image = image / np.iinfo(image.dtype).max
-    return np.round(np.clip(image, 0.0, 1.0) * 65535).astype(np.uint16)
-
-
-def _write_png(path: pathlib.Path, array: np.ndarray) -> None:
-    import cv2
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), array):
-        raise OSError(f"Could not write the image '{path}'")
+def _uint16(image: np.ndarray) -> np.ndarray:
+    """Float image in [0, 1] as 16-bit values."""
+    return to_integer_values(image, np.uint16)

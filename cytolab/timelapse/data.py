@@ -51,7 +51,6 @@ import numpy.typing as npt
 from scipy import ndimage
 
 from ..errors import CytolabError
-from ..io.files import atomic_path
 from .augment import check_augmentation_parameters, data_augmentation
 from .boxes import CroppingBox
 from .images import (
@@ -65,6 +64,7 @@ from .images import (
     resize_labels,
     resize_mask,
     to_integer_values,
+    write_image,
 )
 from .labels import (
     Image,
@@ -139,9 +139,6 @@ CELL_GAIN = 3.0
 _MODES = ("training", "evaluation")
 _PROTOTYPE_AXES = {"p": "position", "c": "chamber", "f": "frame", "t": "frame",
                    "n": "cellnb"}
-_SAVE_SUFFIXES = (".png", ".tif", ".tiff", ".jpg", ".jpeg")
-
-
 class TrainingSetError(CytolabError, ValueError):
     """A training set or a folder of inputs is missing files, holds files
     without counterparts, or holds arrays that do not fit together."""
@@ -687,7 +684,7 @@ def make_weights(training_dataset_path: PathLike,
         peak = weights.max()
         scaled = weights / peak if peak > 0 else weights
         out_dir.mkdir(exist_ok=True)
-        _write_image(out_dir / path.name, to_integer_values(scaled, np.uint16))
+        write_image(out_dir / path.name, to_integer_values(scaled, np.uint16))
 
 
 # ------------------------------------------------------------ datasets
@@ -1414,21 +1411,6 @@ def _savable(image: np.ndarray, where: str) -> np.ndarray:
                      f"(use floats in [0, 1], bool, uint8 or uint16)")
 
 
-def _write_image(path: pathlib.Path, array: np.ndarray) -> None:
-    """Write an image file atomically, the format given by its suffix."""
-    suffix = path.suffix.lower()
-    if suffix not in _SAVE_SUFFIXES:
-        raise ValueError(f"{path}: only {', '.join(_SAVE_SUFFIXES)} files can be "
-                         f"written")
-    if suffix in (".jpg", ".jpeg") and array.dtype != np.uint8:
-        raise ValueError(f"{path}: JPEG files hold 8-bit pixels, got {array.dtype}")
-    ok, data = cv2.imencode(suffix, array)
-    if not ok:  # pragma: no cover - OpenCV without that codec
-        raise OSError(f"{path}: OpenCV could not encode the image")
-    with atomic_path(path) as tmp:
-        tmp.write_bytes(data.tobytes())
-
-
 def _first_channel(npyfile: npt.ArrayLike) -> np.ndarray:
     arr = np.asarray(npyfile)
     if arr.ndim == 4:
@@ -1479,7 +1461,7 @@ def save_result_seg(save_path: PathLike, npyfile: npt.ArrayLike, *,
         _append_pages(folder / name, images)
         return
     for name, image in zip(_output_names(files_list, len(images)), images):
-        _write_image(folder / name, _savable(image, str(folder / name)))
+        write_image(folder / name, _savable(image, str(folder / name)))
 
 
 def _append_pages(path: pathlib.Path, images: np.ndarray) -> None:
@@ -1519,4 +1501,4 @@ def save_result_track(save_path: PathLike, npyfile: npt.ArrayLike,
     for name, outputs in zip(_output_names(files_list, len(arr)), arr):
         for channel, prefix in enumerate(TRACK_OUTPUTS):
             path = folder / f"{prefix}_{name}"
-            _write_image(path, _savable(outputs[..., channel], str(path)))
+            write_image(path, _savable(outputs[..., channel], str(path)))

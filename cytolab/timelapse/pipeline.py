@@ -139,6 +139,13 @@ def _check_formats(save_as: str | Iterable[str]) -> list[str]:
     return formats
 
 
+def load_models(config: Config, models: Mapping[str, Any]) -> dict[str, Any]:
+    """Every network of `config`, loaded (`models` by name replace those of
+    the configuration)."""
+    return {name: resolve_model(config, name, models.get(name))
+            for name in config.models}
+
+
 def process_position(reader: XPReader, config: Config, models: Mapping[str, Any],
                      position_nb: int, frames: range, resfolder: pathlib.Path,
                      save_as: Sequence[str], *, clear: bool = True,
@@ -175,8 +182,7 @@ def _worker(reader: XPReader, config: Config, models: Mapping[str, Any],
             save_as: Sequence[str], clear: bool) -> tuple[PositionResult, Position]:
     """One position in a worker process (ONNX files are loaded once per
     process: :func:`.runtime.load_model` keeps their sessions)."""
-    loaded = {name: resolve_model(config, name, models.get(name))
-              for name in config.models}
+    loaded = load_models(config, models)
     result, position = process_position(reader, config, loaded, position_nb, frames,
                                         resfolder, save_as, clear=clear)
     position.models = {}  # sessions stay in the worker
@@ -311,15 +317,10 @@ class Pipeline:
                                 failures, results, errors)
         return results
 
-    def _models(self) -> dict[str, Any]:
-        """Every network of the configuration, loaded."""
-        return {name: resolve_model(self.config, name, self.models.get(name))
-                for name in self.config.models}
-
     def _run_here(self, numbers: list[int], frames: range, formats: list[str],
                   clear: bool, progress_bar: bool
                   ) -> tuple[dict[int, PositionResult], dict[int, BaseException]]:
-        models = self._models()
+        models = load_models(self.config, self.models)
         done: dict[int, PositionResult] = {}
         errors: dict[int, BaseException] = {}
         show = bool(progress_bar) and len(numbers) > 1
@@ -370,7 +371,8 @@ class Pipeline:
 
 
 # ------------------------------------------------------------------ batches
-def _movie_name(movie: pathlib.Path) -> str:
+def movie_name(movie: pathlib.Path) -> str:
+    """Name of a movie's results subfolder: the folder's or file's stem."""
     return movie.name if movie.is_dir() else movie.stem
 
 
@@ -436,7 +438,7 @@ def run_batch(movies: str | os.PathLike | Sequence[str | os.PathLike],
     for path in paths:
         if not path.exists():
             raise FileNotFoundError(f"Movie '{path}' does not exist")
-    names = [_movie_name(p) for p in paths]
+    names = [movie_name(p) for p in paths]
     twins = sorted({n for n in names if names.count(n) > 1})
     if out_dir is not None and twins:
         raise ValueError(f"Movies with the same name would write into the same "

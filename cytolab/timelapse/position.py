@@ -35,7 +35,7 @@ from .boxes import CroppingBox
 from .config import Config
 from .diffs import color_diff, compare_arrays, report
 from .geometry import correct_drift, rotate
-from .predict import resolve_model
+from .predict import resolve_model, segment_frames
 from .preprocess import as_frames, correct_frames
 from .preprocess import find_roi_boxes as _find_roi_boxes
 from .roi import ROI, import_xarray
@@ -101,8 +101,8 @@ class Position:
         """Chambers of a (straightened) frame found by the ``rois`` network.
 
         See :func:`.preprocess.find_roi_boxes`: bounding boxes of the
-        chambers, left to right; a ValueError when the frame is smaller
-        than ``models.rois.target_size``.
+        chambers, left to right (the frame is seen at its own scale, in
+        tiles of at most ``models.rois.target_size``).
         """
         return _find_roi_boxes(reference, config, min_overlap_crop, model=model)
 
@@ -140,8 +140,7 @@ class Position:
         ChamberDetectionError
             No chamber on the reference of a mother-machine position.
         ValueError
-            Frames smaller than the chamber detection network's input, or
-            frames/reference of the wrong shape.
+            Frames/reference of the wrong shape, or frames under 16 px.
         """
         stack, numbers = as_frames(all_frames, frames)
         self.frame_shape = (int(stack.shape[2]), int(stack.shape[3]))
@@ -177,23 +176,13 @@ class Position:
         progress_bar
             Show progress.
         """
-        model = self.get_model("seg")
-        cfg = self.config.models["seg"]
         jobs = [(roi, frame) for roi in self.rois
                 for frame in self._frames(frames, roi)]
-        block: list[tuple[ROI, int, np.ndarray, Any]] = []
-        size = 0
         with _progress.progress_bar(total=len(jobs), unit="images",
                                     desc=f"segmenting position {self.position_nb}",
                                     show=bool(progress_bar)) as bar:
-            for index, (roi, frame) in enumerate(jobs):
-                x, windows = roi.get_segmentation_inputs(frame)
-                block.append((roi, frame, x, windows))
-                size += len(x)
-                if size >= cfg.chunk_size or index == len(jobs) - 1:
-                    _segment_block(block, model, cfg.chunk_size, cfg.batch_size)
-                    bar.update(len(block))
-                    block, size = [], 0
+            segment_frames(jobs, self.get_model("seg"), self.config.models["seg"],
+                           done=bar.update)
 
     def track(self, frames: range | None = None, *,
               progress_bar: bool = False) -> None:
@@ -486,17 +475,3 @@ class Position:
     def __repr__(self) -> str:
         return (f"<Position {self.position_nb}: {len(self.rois)} ROIs, frames "
                 f"{self.frames.start}-{self.frames.stop - 1}>")
-
-
-def _segment_block(block: Sequence[tuple[ROI, int, np.ndarray, Any]], model: Any,
-                   chunk_size: int, batch_size: int) -> None:
-    """Predict the segmentation inputs of several (region, frame) pairs in
-    one go and hand each region its outputs."""
-    inputs = np.concatenate([x for _, _, x, _ in block])
-    outputs = ROI.chunks_predict(inputs, model, chunk_size, batch_size)
-    start = 0
-    for roi, frame, x, windows in block:
-        roi.process_segmentation_outputs(outputs[start:start + len(x)], frame,
-                                         windows)
-        start += len(x)
-

@@ -35,7 +35,7 @@ Tracking (``models.track``)
 """
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -60,6 +60,7 @@ __all__ = [
     "process_segmentation_outputs",
     "process_tracking_outputs",
     "segment",
+    "segment_frames",
     "track",
 ]
 
@@ -230,27 +231,42 @@ def segment(roi: ROI, frames: Iterable[int], model: Any = None) -> None:
         Anything :func:`~.runtime.load_model` takes; None: the model of
         ``roi.config.models["seg"]``.
     """
-    cfg = _model_config(roi, "seg")
     frames = _frames(roi, frames)
-    if not frames:
-        return
-    predictor = resolve_model(roi.config, "seg", model)
-    group: list[tuple[int, np.ndarray, Windows | None]] = []
+    if frames:
+        segment_frames([(roi, frame) for frame in frames],
+                       resolve_model(roi.config, "seg", model),
+                       _model_config(roi, "seg"))
+
+
+def segment_frames(jobs: Iterable[tuple[ROI, int]], model: Any, cfg: ModelConfig,
+                   done: Callable[[int], Any] | None = None) -> None:
+    """Segment (region, frame) pairs, many per call of the model.
+
+    The inputs of consecutive pairs (of one region or of several, e.g. all
+    chambers of a position) are gathered until they reach ``cfg.chunk_size``
+    and predicted together with :func:`~.runtime.chunks_predict`; each
+    region then gets its outputs. `done` is called with the number of pairs
+    finished after every call of the model (e.g. a progress bar's
+    ``update``).
+    """
+    group: list[tuple[ROI, int, np.ndarray, Windows | None]] = []
 
     def flush() -> None:
-        outputs = chunks_predict(np.concatenate([x for _, x, _ in group]), predictor,
+        outputs = chunks_predict(np.concatenate([x for _, _, x, _ in group]), model,
                                  cfg.chunk_size, cfg.batch_size)
         start = 0
-        for frame, x, windows in group:
+        for roi, frame, x, windows in group:
             process_segmentation_outputs(roi, outputs[start:start + len(x)], frame,
                                          windows)
             start += len(x)
+        if done is not None:
+            done(len(group))
         group.clear()
 
     count = 0
-    for frame in frames:
+    for roi, frame in jobs:
         x, windows = get_segmentation_inputs(roi, frame)
-        group.append((frame, x, windows))
+        group.append((roi, frame, x, windows))
         count += len(x)
         if count >= cfg.chunk_size:
             flush()

@@ -41,6 +41,7 @@ __all__ = [
     "correct_frames",
     "find_roi_boxes",
     "fitting_size",
+    "plausible_chambers",
     "roi_probabilities",
 ]
 
@@ -230,8 +231,7 @@ def find_roi_boxes(reference: np.ndarray, config: Config,
     config
         Configuration with a ``rois`` model.
     min_overlap_crop
-        Minimum overlap [px] of the windows when the frame is too large to
-        be resized to the network input.
+        Minimum overlap [px] of the windows the frame is cut into.
     model
         The network: anything :func:`.runtime.load_model` takes; default:
         the one of `config`.
